@@ -1,0 +1,128 @@
+"""Index-build benchmark: where the time goes, and whether adding one article stays cheap as the index grows.
+
+    python bench/build.py [--large 2000] [--repeat 3]
+
+1. squad-dev16 (16 articles): the model's forward pass alone over exactly the texts a build embeds,
+   against the whole pipeline (ingest, chunk, embed, write) with the same loaded model, measured
+   alternately `--repeat` times; the best of each is compared. Goal: pipeline / forward <= 1.15.
+   Also the CLI end to end (`qa index build` in a new process: imports and model load included).
+2. Adding one article (~2,100 characters) to an index of 50 and of `--large` synthetic articles
+   (bench/corpus.py), median of `--repeat` adds each. Goal: the two within 1.5x of each other.
+
+Prints a table and writes bench/results/build.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from corpus import SQUAD_ARTICLES, write_corpus
+
+from qa.build import build, embed_text
+from qa.chunk import chunk_article
+from qa.config import Settings
+from qa.embed import load_embedder
+from qa.ingest import list_files, read_file
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def forward_only(settings: Settings) -> tuple[float, int]:
+    """Model time alone: embed exactly the texts a build would, with nothing else around it."""
+    files, _ = list_files(settings.articles)
+    articles = [a for rel, path in files for a in read_file(rel, path).articles]
+    texts = [embed_text(a, c.text) for a in articles for c in chunk_article(a, settings.chunk_size, settings.chunk_overlap)]
+    embedder = load_embedder(settings.model, settings.batch_size)
+    t0 = time.perf_counter()
+    embedder.embed_documents(texts)
+    return time.perf_counter() - t0, len(texts)
+
+
+def pipeline(settings: Settings) -> float:
+    shutil.rmtree(settings.index, ignore_errors=True)
+    t0 = time.perf_counter()
+    build(settings, embedder=load_embedder(settings.model, settings.batch_size))
+    return time.perf_counter() - t0
+
+
+def add_one(corpus: Path, index: Path, extra: list[Path]) -> list[float]:
+    times = []
+    settings = Settings(index=index, articles=corpus)
+    for path in extra:
+        shutil.copy(path, corpus / path.name)
+        t0 = time.perf_counter()
+        report = build(settings, embedder=load_embedder())
+        times.append(time.perf_counter() - t0)
+        assert report.added == [path.name], report.added
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--large", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/build.json")
+    args = ap.parse_args()
+    results: dict[str, object] = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                                  f"Python {platform.python_version()}"}
+    embedder = load_embedder()
+    embedder.embed_documents(["warm up the model"] * 64)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(index=Path(tmp) / "index", articles=SQUAD_ARTICLES)
+        fwd, pipe = [], []
+        for _ in range(args.repeat):
+            seconds, n_chunks = forward_only(settings)
+            fwd.append(seconds)
+            pipe.append(pipeline(settings))
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "qa.cli", "index", "build", "--rebuild", "--articles", str(SQUAD_ARTICLES),
+                        "--index", str(settings.index)], check=True, capture_output=True)
+        cli = time.perf_counter() - t0
+    results["squad_build"] = {
+        "chunks": n_chunks, "forward_s": fwd, "pipeline_s": pipe, "cli_s": round(cli, 2),
+        "ratio": round(min(pipe) / min(fwd), 3), "chunks_per_s": round(n_chunks / min(pipe), 1),
+    }
+    print(json.dumps(results["squad_build"]), flush=True)
+
+    adds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = write_corpus(Path(tmp) / "extra", args.repeat, skip=args.large)
+        for size in (50, args.large):
+            corpus, index = Path(tmp) / f"c{size}", Path(tmp) / f"i{size}"
+            write_corpus(corpus, size)
+            t0 = time.perf_counter()
+            base = build(Settings(index=index, articles=corpus), embedder=embedder, progress=True)
+            print(f"built {size} articles, {base.chunks} chunks in {time.perf_counter() - t0:.0f}s", flush=True)
+            times = add_one(corpus, index, extra)
+            adds[size] = {"chunks": base.chunks, "add_s": [round(t, 3) for t in times], "median_s": statistics.median(times)}
+            print(json.dumps({size: adds[size]}), flush=True)
+    results["add_one"] = {**{str(k): v for k, v in adds.items()},
+                          "ratio": round(adds[args.large]["median_s"] / adds[50]["median_s"], 3)}
+
+    sb, ao = results["squad_build"], results["add_one"]
+    print(f"\nmachine: {results['machine']}\n")
+    print("| measure | figure | goal |\n|---|---:|---:|")
+    print(f"| squad-dev16 model forward alone ({sb['chunks']} chunks, best of {args.repeat}) | {min(fwd):.1f} s | |")
+    print(f"| squad-dev16 whole pipeline, model loaded (best of {args.repeat}) | {min(pipe):.1f} s | |")
+    print(f"| pipeline / forward | {sb['ratio']:.3f} | <= 1.15 |")
+    print(f"| `qa index build` in a new process (imports + model load) | {cli:.1f} s | |")
+    print(f"| add one article to 50 articles (median) | {adds[50]['median_s']:.3f} s | |")
+    print(f"| add one article to {args.large} articles (median) | {adds[args.large]['median_s']:.3f} s | |")
+    print(f"| ratio {args.large} / 50 | {ao['ratio']:.2f} | <= 1.5 |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The `qa` command: a thin shell over the same calls the app uses.
+
+Errors are one line on stderr that names the problem and the fix; exit 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from qa.config import Settings
+from qa.errors import QAError
+
+app = typer.Typer(
+    help="Ask questions of a folder of news articles, offline, with exact citations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+index_app = typer.Typer(help="Build and inspect the index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env QA_INDEX; default index/]")]
+ArticlesOpt = Annotated[
+    Path | None, typer.Option("--articles", help="Articles folder [env QA_ARTICLES; default seeds/]")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _errors(func: F) -> F:
+    """Turn qa's errors into one line on stderr and exit 1; no tracebacks for user errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QAError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: nothing was changed in the index", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+@index_app.command("build")
+@_errors
+def index_build(
+    articles: ArticlesOpt = None,
+    index: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything instead of updating.")] = False,
+    model: Annotated[str | None, typer.Option("--model", help="Embedding model name or path [env QA_MODEL]")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build or update the index: new, changed and removed articles are found by content hash.
+
+    Only new chunks are embedded; a failed or interrupted build leaves the previous index as it was.
+
+    Examples:  qa index build   ·   qa index build --articles ~/news --index ~/news-index   ·   qa index build --rebuild
+    """
+    from qa.build import build
+
+    settings = _settings(articles=articles, index=index, model=model)
+    report = build(settings, rebuild=rebuild, progress=sys.stderr.isatty() and not json_out)
+    for problem in report.problems:
+        typer.echo(f"warning: skipped {problem}", err=True)
+    for aid in report.kept:
+        typer.echo(f"warning: kept the indexed version of {aid} (its file could not be read)", err=True)
+    if json_out:
+        typer.echo(json.dumps(_report_dict(report, settings)))
+        return
+    for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        for aid in ids[:20]:
+            typer.echo(f"  {label:8} {aid}")
+        if len(ids) > 20:
+            typer.echo(f"  {label:8} ... and {len(ids) - 20} more")
+    for aid, others in report.duplicates.items():
+        typer.echo(f"  same text {', '.join(others)} = {aid} (indexed once, as {aid})")
+    if report.up_to_date:
+        typer.echo(f"{settings.index}: up to date ({report.articles} articles, {report.chunks} chunks)")
+    else:
+        typer.echo(
+            f"{settings.index}: {len(report.added)} added, {len(report.changed)} changed, "
+            f"{len(report.removed)} removed, {report.unchanged} unchanged; embedded {report.chunks_embedded} chunks; "
+            f"now {report.articles} articles, {report.chunks} chunks ({report.seconds:.1f}s)"
+        )
+
+
+def _report_dict(report: Any, settings: Settings) -> dict[str, Any]:
+    return {
+        "index": str(settings.index),
+        "articles": report.articles,
+        "chunks": report.chunks,
+        "added": report.added,
+        "changed": report.changed,
+        "removed": report.removed,
+        "unchanged": report.unchanged,
+        "chunks_embedded": report.chunks_embedded,
+        "duplicates": report.duplicates,
+        "kept": report.kept,
+        "skipped": [str(p) for p in report.problems],
+        "seconds": round(report.seconds, 3),
+    }
+
+
+@index_app.command("status")
+@_errors
+def index_status(index: IndexOpt = None, json_out: JsonOpt = False) -> None:
+    """What the index holds: articles, chunks, model, dimensions, when it was built."""
+    from qa.store import require_manifest
+
+    settings = _settings(index=index)
+    m = require_manifest(settings.index)
+    status = {
+        "index": str(settings.index),
+        "articles": m["counts"]["articles"],
+        "chunks": m["counts"]["chunks"],
+        "files": m["counts"]["files"],
+        "model": m["model"]["id"],
+        "dimensions": m["model"]["dim"],
+        "built_at": m["built_at"],
+        "chunker": m["chunker"],
+        "segments": len(m["segments"]),
+        "duplicates": {aid: e["also"] for aid, e in m["articles"].items() if e.get("also")},
+        "format": m["format"],
+        "qa_version": m["qa_version"],
+    }
+    if json_out:
+        typer.echo(json.dumps(status))
+        return
+    typer.echo(
+        f"{status['index']}: {status['articles']} articles ({status['files']} files), {status['chunks']} chunks\n"
+        f"model {status['model']} ({status['dimensions']} dimensions); chunks of <= {m['chunker']['size']} chars, "
+        f"overlap {m['chunker']['overlap']}\nbuilt at {status['built_at']} by qa {status['qa_version']}"
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""One settings object, built once at the edge (CLI, app) and passed down.
+
+Every field can come from the environment as QA_<FIELD> (QA_INDEX, QA_ARTICLES, QA_MODEL, ...);
+explicit values (CLI flags) win over the environment, which wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from qa.errors import SettingsError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+# Chosen by measurement on squad-dev16 (bench/chunk_sizes.py, figures in the README):
+# passages must stay <= ~1,200 characters (DESIGN.md), and MiniLM reads at most 256 tokens.
+DEFAULT_CHUNK_SIZE = 1000
+DEFAULT_CHUNK_OVERLAP = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    index: Path = Path("index")
+    articles: Path = Path("seeds")
+    model: str = DEFAULT_MODEL
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 100:
+            raise SettingsError(
+                f"chunk_size must be at least 100 characters, got {self.chunk_size}: set QA_CHUNK_SIZE higher"
+            )
+        if not 0 <= self.chunk_overlap < self.chunk_size // 2:
+            raise SettingsError(
+                f"chunk_overlap must be between 0 and half of chunk_size ({self.chunk_size // 2}), "
+                f"got {self.chunk_overlap}: set QA_CHUNK_OVERLAP lower"
+            )
+        if self.batch_size < 1:
+            raise SettingsError(f"batch_size must be greater than 0, got {self.batch_size}: set QA_BATCH_SIZE")
+        if not self.model.strip():
+            raise SettingsError("model must not be empty: set QA_MODEL or leave it unset for the default")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then QA_* environment variables, then `overrides` that are not None."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, raw, cls.__dataclass_fields__[f.name].default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("index", "articles"):
+            if key in values:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"QA_{name.upper()} must be a whole number, got {raw!r}") from None
+    return raw

@@ -1,0 +1,246 @@
+"""The index on disk, and loading it back.
+
+Layout of index/:
+    manifest.json              what is live: format, model, chunker, articles (hash, chunk-id range, segment)
+    seg-NNNNNN.faiss           vectors of one build's new chunks (flat inner-product index)
+    seg-NNNNNN.chunks.jsonl    {"id", "article", "start", "end"} for each vector, in the same order
+    seg-NNNNNN.articles.jsonl  the articles those chunks came from, with their full text
+
+A build only adds a segment, then atomically replaces manifest.json; a chunk is live while the manifest
+lists its id in a live article's range. So a build killed at any moment leaves the old manifest pointing at
+untouched files, and a one-article add writes one article's worth, however big the index is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexMismatchError, IndexMissingError
+from qa.types import Article, Chunk, Passage
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+def seg_files(seg: str) -> tuple[str, str, str]:
+    return f"{seg}.faiss", f"{seg}.chunks.jsonl", f"{seg}.articles.jsonl"
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexMismatchError(
+            f"{path} cannot be read ({type(e).__name__}): run `qa index build --rebuild`"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise IndexMismatchError(
+            f"{index_dir} has index format {found}, this qa reads format {FORMAT}: run `qa index build --rebuild`"
+        )
+    return manifest
+
+
+def require_manifest(index_dir: Path) -> dict[str, Any]:
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexMissingError(f"no index in {index_dir}: run `qa index build` first (or pass --index DIR)")
+    return manifest
+
+
+def check_compatible(manifest: dict[str, Any], model_id: str, chunker: dict[str, Any], index_dir: Path) -> None:
+    """Refuse an index built with another model or chunker: its vectors would not match the queries."""
+    built_model = manifest["model"]["id"]
+    if built_model != model_id:
+        raise IndexMismatchError(
+            f"{index_dir} was built with model {built_model!r}, the settings ask for {model_id!r}: "
+            f"run `qa index build --rebuild` to re-embed, or set QA_MODEL={built_model}"
+        )
+    if manifest["chunker"] != chunker:
+        raise IndexMismatchError(
+            f"{index_dir} was built with chunker settings {manifest['chunker']}, the settings ask for {chunker}: "
+            "run `qa index build --rebuild`, or set QA_CHUNK_SIZE/QA_CHUNK_OVERLAP back"
+        )
+
+
+# ---- writing ---------------------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _jsonl(rows: Iterable[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def write_segment(
+    index_dir: Path, seg: str, ids: np.ndarray, chunks: list[Chunk], vectors: np.ndarray, articles: list[Article]
+) -> None:
+    import faiss
+
+    faiss_name, chunks_name, articles_name = seg_files(seg)
+    # Inner product on normalised vectors is cosine similarity; flat = exact search.
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    tmp = index_dir / f".{faiss_name}.tmp-{os.getpid()}"
+    faiss.write_index(flat, str(tmp))
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / faiss_name)
+    _write_atomic(
+        index_dir / chunks_name,
+        _jsonl(
+            {"id": int(i), "article": c.article, "start": c.start, "end": c.end}
+            for i, c in zip(ids, chunks, strict=True)
+        ),
+    )
+    _write_atomic(
+        index_dir / articles_name,
+        _jsonl(
+            {
+                "id": a.id,
+                "title": a.title,
+                "date": a.date,
+                "source": a.source,
+                "url": a.url,
+                "skip": [list(s) for s in a.skip],
+                "text": a.text,
+            }
+            for a in articles
+        ),
+    )
+
+
+def write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
+    """The commit point of a build: before this the old index is live, after it the new one."""
+    _write_atomic(index_dir / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+    _fsync_dir(index_dir)
+
+
+def remove_orphans(index_dir: Path, manifest: dict[str, Any]) -> int:
+    """Delete segment and temp files the manifest does not reference (left by replaced or killed builds)."""
+    keep = {MANIFEST, ".lock"} | {name for seg in manifest["segments"] for name in seg_files(seg)}
+    removed = 0
+    for path in index_dir.iterdir():
+        if path.is_file() and path.name not in keep and (path.name.startswith(("seg-", ".seg-", ".manifest"))):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+
+
+class Index:
+    """A loaded index: live articles, live chunks and one in-memory FAISS index over their vectors."""
+
+    def __init__(self, index_dir: Path, manifest: dict[str, Any]) -> None:
+        import faiss
+
+        self.dir = index_dir
+        self.manifest = manifest
+        live: dict[str, dict[str, Any]] = manifest["articles"]
+        self.articles: dict[str, Article] = {}
+        self.chunks: list[Chunk] = []
+        ids: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        for seg in manifest["segments"]:
+            faiss_name, chunks_name, articles_name = seg_files(seg)
+            try:
+                for row in _read_jsonl(index_dir / articles_name):
+                    entry = live.get(row["id"])
+                    if entry is not None and entry["segment"] == seg:
+                        self.articles[row["id"]] = _article(row)
+                rows = list(_read_jsonl(index_dir / chunks_name))
+                flat = faiss.read_index(str(index_dir / faiss_name))
+            except (OSError, RuntimeError, ValueError, KeyError) as e:
+                raise IndexMismatchError(
+                    f"{index_dir} is damaged ({seg}: {type(e).__name__}): run `qa index build --rebuild`"
+                ) from None
+            keep = [n for n, r in enumerate(rows) if _is_live(r, live, seg)]
+            if not keep:
+                continue
+            seg_vectors = flat.reconstruct_n(0, flat.ntotal)
+            vectors.append(seg_vectors[keep])
+            ids.append(np.array([rows[n]["id"] for n in keep], dtype=np.int64))
+            for n in keep:
+                r = rows[n]
+                text = self.articles[r["article"]].text
+                self.chunks.append(Chunk(r["article"], r["start"], r["end"], text[r["start"] : r["end"]]))
+        self.dim = int(manifest["model"]["dim"])
+        self.ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        self.vectors = np.vstack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
+        self.faiss = faiss.IndexFlatIP(self.dim)
+        self.faiss.add(self.vectors)
+
+    @classmethod
+    def load(cls, index_dir: Path) -> Index:
+        return cls(index_dir, require_manifest(index_dir))
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def search(self, query: np.ndarray, k: int) -> list[Passage]:
+        """The k chunks nearest to a normalised query vector, best first."""
+        if k <= 0:
+            raise ValueError(f"k must be greater than 0, got {k}")
+        if not self.chunks:
+            return []
+        scores, rows = self.faiss.search(
+            np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, len(self.chunks))
+        )
+        return [
+            Passage(self.chunks[r], float(s), rank)
+            for rank, (s, r) in enumerate(zip(scores[0], rows[0], strict=True), start=1)
+            if r >= 0
+        ]
+
+
+def _is_live(row: dict[str, Any], live: dict[str, dict[str, Any]], seg: str) -> bool:
+    entry = live.get(row["article"])
+    if entry is None or entry["segment"] != seg:
+        return False
+    lo, hi = entry["chunks"]
+    return bool(lo <= row["id"] < hi)
+
+
+def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _article(row: dict[str, Any]) -> Article:
+    return Article(
+        id=row["id"],
+        title=row["title"],
+        text=row["text"],
+        date=row.get("date"),
+        source=row.get("source"),
+        url=row.get("url"),
+        skip=tuple((s, e) for s, e in row.get("skip", [])),
+    )

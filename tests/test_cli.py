@@ -1,0 +1,125 @@
+"""The CLI: output, --json shapes, settings from the environment, and one-line errors with exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from qa.config import Settings
+from qa.embed import Embedder
+from tests.conftest import write
+
+runner = CliRunner()
+
+
+def qa(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=env)
+
+
+def one_error_line(result) -> str:  # type: ignore[no-untyped-def]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_build_prints_what_changed_and_status_json_has_the_contract_fields(
+    settings: Settings, embedder: Embedder
+) -> None:
+    result = qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index))
+    assert result.exit_code == 0, result.output
+    assert "added    000_35a32bfe2c615227.txt" in result.stdout
+    assert "2 added, 0 changed, 0 removed" in result.stdout
+    again = qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index))
+    assert "up to date (2 articles" in again.stdout
+    status = json.loads(qa("index", "status", "--index", str(settings.index), "--json").stdout)
+    assert {"articles", "chunks", "model", "dimensions", "built_at"} <= set(status)
+    assert (status["articles"], status["model"], status["dimensions"]) == (2, "all-MiniLM-L6-v2", 384)
+    text = qa("index", "status", "--index", str(settings.index)).stdout
+    assert "2 articles" in text and "all-MiniLM-L6-v2" in text
+
+
+def test_settings_come_from_qa_env_vars_and_flags_win(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
+    env = {"QA_INDEX": str(settings.index), "QA_ARTICLES": str(settings.articles)}
+    assert qa("index", "build", env=env).exit_code == 0
+    assert json.loads(qa("index", "status", "--json", env=env).stdout)["articles"] == 2
+    other = tmp_path / "other-index"
+    result = qa("index", "status", "--index", str(other), env=env)
+    assert result.exit_code == 1 and str(other) in one_error_line(result)
+
+
+def test_build_json_reports_changes_and_skipped_files(settings: Settings, embedder: Embedder) -> None:
+    write(settings.articles, "bad.jsonl", '{"text": "A fine line about the summit."}\n{oops\n')
+    result = qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index), "--json")
+    assert result.exit_code == 0
+    out = json.loads(result.stdout)
+    assert sorted(out["added"]) == ["000_35a32bfe2c615227.txt", "002_0691e4ad82986c2d.txt", "bad.jsonl#1"]
+    assert out["skipped"] == [
+        "bad.jsonl:2: malformed JSON (Expecting property name enclosed in double quotes): fix or remove the line"
+    ]
+    assert "warning: skipped bad.jsonl:2: malformed JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["index", "build", "--articles", "{tmp}/missing"], "does not exist: create it or pass --articles DIR"),
+        (["index", "build", "--articles", "{tmp}/empty"], "no articles in"),
+        (["index", "status", "--index", "{tmp}/none"], "no index in"),
+    ],
+)
+def test_user_errors_are_one_line_naming_the_fix_with_exit_1(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    result = (
+        qa(*[a.format(tmp=tmp_path) for a in args], "--index", str(tmp_path / "idx"))
+        if args[1] == "build"
+        else qa(*[a.format(tmp=tmp_path) for a in args])
+    )
+    assert result.exit_code == 1
+    assert message in one_error_line(result)
+    assert not (tmp_path / "idx" / "manifest.json").exists()
+
+
+def test_model_mismatch_is_refused_with_exit_1(settings: Settings, embedder: Embedder) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    result = qa(
+        "index",
+        "build",
+        "--articles",
+        str(settings.articles),
+        "--index",
+        str(settings.index),
+        "--model",
+        "/no/such/model",
+    )
+    assert result.exit_code == 1
+    assert "--rebuild" in one_error_line(result)
+
+
+def test_bad_setting_in_env_is_a_one_line_error(tmp_path: Path) -> None:
+    result = qa("index", "status", env={"QA_CHUNK_SIZE": "big"})
+    assert result.exit_code == 1
+    assert "QA_CHUNK_SIZE must be a whole number" in one_error_line(result)
+
+
+def test_usage_errors_exit_2() -> None:
+    assert qa("index", "build", "--no-such-flag").exit_code == 2
+    assert qa("frobnicate").exit_code == 2
+
+
+def test_console_script_runs_and_status_needs_no_model(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("qa")
+    proc = subprocess.run(
+        [str(exe), "index", "status", "--index", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: no index in {tmp_path}: run `qa index build` first (or pass --index DIR)"
+    proc = subprocess.run([sys.executable, "-c", "import qa.cli, sys; sys.exit('torch' in sys.modules)"], timeout=60)
+    assert proc.returncode == 0  # `qa index status` and `--help` stay fast: no torch import

@@ -1,0 +1,180 @@
+"""Incremental builds: only new chunks are embedded, and the result equals a full rebuild."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.build import build
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import ArticlesError
+from qa.store import MANIFEST, Index, require_manifest
+from tests.conftest import SQUAD, CountingEmbedder, write
+
+QUESTIONS = [
+    "Where did Obama meet Putin in 2013?",
+    "How long did the meeting in Mexico last?",
+    "Who won Super Bowl 50?",
+    "What is the capital of Victoria?",
+    "When did the 1973 oil crisis begin?",
+    "What did Putin say about Syria?",
+]
+
+
+def top(index_dir: Path, embedder: Embedder, k: int = 8) -> list[list[tuple[str, int, int, float]]]:
+    index = Index.load(index_dir)
+    return [
+        [
+            (p.chunk.article, p.chunk.start, p.chunk.end, round(p.score, 4))
+            for p in index.search(embedder.embed_query(q), k)
+        ]
+        for q in QUESTIONS
+    ]
+
+
+def fresh_build(folder: Path, tmp_path: Path, embedder: Embedder) -> Path:
+    index_dir = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
+    build(Settings(index=index_dir, articles=folder), embedder=embedder)
+    return index_dir
+
+
+def test_adding_an_article_embeds_only_its_chunks(settings: Settings, counting: CountingEmbedder) -> None:
+    first = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert first.added == sorted(first.added) and len(first.added) == 2
+    assert len(counting.embedded) == first.chunks_embedded == first.chunks
+    counting.embedded.clear()
+    shutil.copy(SQUAD / "articles" / "Super_Bowl_50.txt", settings.articles / "super.txt")
+    report = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert report.added == ["super.txt"] and report.unchanged == 2
+    assert report.chunks_embedded == len(counting.embedded) == report.chunks - first.chunks
+    assert all(t.startswith("Super Bowl 50\n") for t in counting.embedded)  # the title rides along, nothing else
+
+
+def test_add_change_and_remove_give_the_same_results_as_a_full_rebuild(
+    settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    folder = settings.articles
+    build(settings, embedder=embedder)
+    # add
+    for name in ("Super_Bowl_50.txt", "Victoria_(Australia).txt"):
+        shutil.copy(SQUAD / "articles" / name, folder / name)
+    shutil.copy(SQUAD / "articles" / "1973_oil_crisis.txt", folder / "nested" / "oil.txt") if (
+        folder / "nested"
+    ).mkdir() is None else None
+    report = build(settings, embedder=embedder)
+    assert sorted(report.added) == ["Super_Bowl_50.txt", "Victoria_(Australia).txt", "nested/oil.txt"]
+    assert top(settings.index, embedder) == top(fresh_build(folder, tmp_path, embedder), embedder)
+    # change
+    seed = folder / "002_0691e4ad82986c2d.txt"
+    seed.write_text(seed.read_text().replace("stretched two hours Monday", "stretched three hours Monday"))
+    report = build(settings, embedder=embedder)
+    assert report.changed == ["002_0691e4ad82986c2d.txt"] and not report.added and not report.removed
+    assert top(settings.index, embedder) == top(fresh_build(folder, tmp_path, embedder), embedder)
+    assert "three hours" in Index.load(settings.index).articles["002_0691e4ad82986c2d.txt"].text
+    # remove
+    (folder / "Super_Bowl_50.txt").unlink()
+    report = build(settings, embedder=embedder)
+    assert report.removed == ["Super_Bowl_50.txt"]
+    after = top(settings.index, embedder)
+    assert after == top(fresh_build(folder, tmp_path, embedder), embedder)
+    assert all(hit[0] != "Super_Bowl_50.txt" for hits in after for hit in hits)
+
+
+def test_unchanged_folder_is_up_to_date_and_writes_nothing(settings: Settings, counting: CountingEmbedder) -> None:
+    build(settings, embedder=counting)  # type: ignore[arg-type]
+    before = {p.name: p.stat().st_mtime_ns for p in settings.index.iterdir()}
+    counting.embedded.clear()
+    report = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert report.up_to_date and report.unchanged == 2 and counting.embedded == []
+    assert {p.name: p.stat().st_mtime_ns for p in settings.index.iterdir()} == before
+
+
+def test_same_text_in_two_files_is_indexed_once_and_both_ids_are_reported(
+    settings: Settings, counting: CountingEmbedder
+) -> None:
+    build(settings, embedder=counting)  # type: ignore[arg-type]
+    original = "000_35a32bfe2c615227.txt"
+    shutil.copy(settings.articles / original, settings.articles / "copy" / "again.txt") if (
+        settings.articles / "copy"
+    ).mkdir() is None else None
+    counting.embedded.clear()
+    report = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert report.duplicates == {original: ["copy/again.txt"]}
+    assert counting.embedded == [] and report.articles == 2
+    assert require_manifest(settings.index)["articles"][original]["also"] == ["copy/again.txt"]
+    # the original goes away: the copy, unchanged on disk, is now the one indexed
+    (settings.articles / original).unlink()
+    report = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert report.added == ["copy/again.txt"] and report.removed == [original]
+    assert "copy/again.txt" in Index.load(settings.index).articles
+
+
+def test_unreadable_or_emptied_input_loses_nothing_from_the_index(settings: Settings, embedder: Embedder) -> None:
+    build(settings, embedder=embedder)
+    seed = settings.articles / "000_35a32bfe2c615227.txt"
+    before = top(settings.index, embedder)
+    seed.unlink()
+    seed.symlink_to(settings.articles / "missing-target.txt")  # now unreadable
+    report = build(settings, embedder=embedder)
+    assert report.kept == ["000_35a32bfe2c615227.txt"] and not report.removed
+    assert "cannot read" in str(report.problems[0])
+    assert top(settings.index, embedder) == before
+    # a folder that holds nothing readable any more is an error, and the index stays as it was
+    manifest = (settings.index / MANIFEST).read_text()
+    for p in settings.articles.iterdir():
+        p.unlink()
+    write(settings.articles, "broken.txt", b"\x00\x01binary")
+    with pytest.raises(ArticlesError, match="nothing readable"):
+        build(settings, embedder=embedder)
+    shutil.rmtree(settings.articles)
+    with pytest.raises(ArticlesError, match="does not exist"):
+        build(settings, embedder=embedder)
+    assert (settings.index / MANIFEST).read_text() == manifest
+    assert top(settings.index, embedder) == before
+
+
+def test_removals_that_leave_mostly_dead_vectors_compact_without_changing_results(
+    settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    for i in range(30):
+        write(
+            settings.articles, f"note{i}.txt", f"Note {i}\n\nThe committee met {i + 2} times in Geneva on the treaty."
+        )
+    build(settings, embedder=embedder)
+    for i in range(25):
+        (settings.articles / f"note{i}.txt").unlink()
+    report = build(settings, embedder=embedder)  # 16 of 41 vectors still live
+    assert report.compacted and len(report.removed) == 25
+    m = require_manifest(settings.index)
+    assert sum(m["segment_rows"].values()) == m["counts"]["chunks"]
+    assert len(list(settings.index.glob("*.faiss"))) == len(m["segments"]) == 1  # old segments are deleted
+    assert top(settings.index, embedder) == top(fresh_build(settings.articles, tmp_path, embedder), embedder)
+
+
+def test_many_small_adds_are_merged_into_one_segment(settings: Settings, embedder: Embedder) -> None:
+    build(settings, embedder=embedder)
+    for i in range(17):
+        write(settings.articles, f"brief{i}.txt", f"Brief {i}\n\nCouncil item number {i} was approved.")
+        build(settings, embedder=embedder)
+    m = require_manifest(settings.index)
+    assert len(m["segments"]) <= 16
+    assert m["counts"]["articles"] == 19
+    index = Index.load(settings.index)
+    assert len(index) == m["counts"]["chunks"] and len(index.articles) == 19
+
+
+def test_rebuild_re_embeds_everything_and_cleans_old_segments(settings: Settings, counting: CountingEmbedder) -> None:
+    build(settings, embedder=counting)  # type: ignore[arg-type]
+    old_segments = set(require_manifest(settings.index)["segments"])
+    counting.embedded.clear()
+    report = build(settings, rebuild=True, embedder=counting)  # type: ignore[arg-type]
+    assert len(counting.embedded) == report.chunks
+    assert not old_segments & set(require_manifest(settings.index)["segments"])
+    assert not any(p.name.startswith(tuple(old_segments)) for p in settings.index.iterdir())
+    assert json.loads((settings.index / MANIFEST).read_text())["counts"]["articles"] == 2
+    assert not [p for p in os.listdir(settings.index) if ".tmp-" in p]
