@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from corpus import SQUAD_ARTICLES, write_corpus
 
@@ -41,7 +42,9 @@ def forward_only(settings: Settings) -> tuple[float, int]:
     """Model time alone: embed exactly the texts a build would, with nothing else around it."""
     files, _ = list_files(settings.articles)
     articles = [a for rel, path in files for a in read_file(rel, path).articles]
-    texts = [embed_text(a, c.text) for a in articles for c in chunk_article(a, settings.chunk_size, settings.chunk_overlap)]
+    texts = [
+        embed_text(a, c.text) for a in articles for c in chunk_article(a, settings.chunk_size, settings.chunk_overlap)
+    ]
     embedder = load_embedder(settings.model, settings.batch_size)
     t0 = time.perf_counter()
     embedder.embed_documents(texts)
@@ -55,29 +58,34 @@ def pipeline(settings: Settings) -> float:
     return time.perf_counter() - t0
 
 
-def add_one(corpus: Path, index: Path, extra: list[Path]) -> list[float]:
-    times = []
-    settings = Settings(index=index, articles=corpus)
-    for path in extra:
-        shutil.copy(path, corpus / path.name)
-        t0 = time.perf_counter()
-        report = build(settings, embedder=load_embedder())
-        times.append(time.perf_counter() - t0)
-        assert report.added == [path.name], report.added
-    return times
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--large", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="forward/pipeline runs to compare")
+    ap.add_argument("--adds", type=int, default=5, help="articles added one at a time to each index")
+    ap.add_argument("--parts", default="squad,add", help="which parts to run: squad, add")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/build.json")
     args = ap.parse_args()
-    results: dict[str, object] = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                                  f"Python {platform.python_version()}"}
-    embedder = load_embedder()
-    embedder.embed_documents(["warm up the model"] * 64)
+    results: dict[str, Any] = {
+        "table": [],
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+    }
+    load_embedder().embed_documents(["warm up the model"] * 64)
 
+    if "squad" in args.parts:
+        squad_build(args, results)
+    if "add" in args.parts:
+        add_one_article(args, results)
+    print(f"\nmachine: {results['machine']}\n")
+    print("| measure | figure | goal |\n|---|---:|---:|")
+    for row in results["table"]:
+        print(row)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+
+
+def squad_build(args: argparse.Namespace, results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(index=Path(tmp) / "index", articles=SQUAD_ARTICLES)
         fwd, pipe = [], []
@@ -86,42 +94,88 @@ def main() -> None:
             fwd.append(seconds)
             pipe.append(pipeline(settings))
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "qa.cli", "index", "build", "--rebuild", "--articles", str(SQUAD_ARTICLES),
-                        "--index", str(settings.index)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "qa.cli",
+                "index",
+                "build",
+                "--rebuild",
+                "--articles",
+                str(SQUAD_ARTICLES),
+                "--index",
+                str(settings.index),
+            ],
+            check=True,
+            capture_output=True,
+        )
         cli = time.perf_counter() - t0
     results["squad_build"] = {
-        "chunks": n_chunks, "forward_s": fwd, "pipeline_s": pipe, "cli_s": round(cli, 2),
-        "ratio": round(min(pipe) / min(fwd), 3), "chunks_per_s": round(n_chunks / min(pipe), 1),
+        "chunks": n_chunks,
+        "forward_s": fwd,
+        "pipeline_s": pipe,
+        "cli_s": round(cli, 2),
+        "ratio": round(min(pipe) / min(fwd), 3),
+        "chunks_per_s": round(n_chunks / min(pipe), 1),
     }
     print(json.dumps(results["squad_build"]), flush=True)
 
-    adds = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        extra = write_corpus(Path(tmp) / "extra", args.repeat, skip=args.large)
-        for size in (50, args.large):
-            corpus, index = Path(tmp) / f"c{size}", Path(tmp) / f"i{size}"
-            write_corpus(corpus, size)
-            t0 = time.perf_counter()
-            base = build(Settings(index=index, articles=corpus), embedder=embedder, progress=True)
-            print(f"built {size} articles, {base.chunks} chunks in {time.perf_counter() - t0:.0f}s", flush=True)
-            times = add_one(corpus, index, extra)
-            adds[size] = {"chunks": base.chunks, "add_s": [round(t, 3) for t in times], "median_s": statistics.median(times)}
-            print(json.dumps({size: adds[size]}), flush=True)
-    results["add_one"] = {**{str(k): v for k, v in adds.items()},
-                          "ratio": round(adds[args.large]["median_s"] / adds[50]["median_s"], 3)}
+    sb = results["squad_build"]
+    results["table"] += [
+        f"| squad-dev16 model forward alone ({n_chunks} chunks, best of {args.repeat}) | {min(fwd):.1f} s | |",
+        f"| squad-dev16 whole pipeline, model loaded (best of {args.repeat}) | {min(pipe):.1f} s | |",
+        f"| pipeline / forward | {sb['ratio']:.3f} | <= 1.15 |",
+        f"| `qa index build` in a new process (imports + model load) | {cli:.1f} s | |",
+    ]
 
-    sb, ao = results["squad_build"], results["add_one"]
-    print(f"\nmachine: {results['machine']}\n")
-    print("| measure | figure | goal |\n|---|---:|---:|")
-    print(f"| squad-dev16 model forward alone ({sb['chunks']} chunks, best of {args.repeat}) | {min(fwd):.1f} s | |")
-    print(f"| squad-dev16 whole pipeline, model loaded (best of {args.repeat}) | {min(pipe):.1f} s | |")
-    print(f"| pipeline / forward | {sb['ratio']:.3f} | <= 1.15 |")
-    print(f"| `qa index build` in a new process (imports + model load) | {cli:.1f} s | |")
-    print(f"| add one article to 50 articles (median) | {adds[50]['median_s']:.3f} s | |")
-    print(f"| add one article to {args.large} articles (median) | {adds[args.large]['median_s']:.3f} s | |")
-    print(f"| ratio {args.large} / 50 | {ao['ratio']:.2f} | <= 1.5 |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
+
+def add_one_article(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Build both indexes, then add the same articles one at a time to each, alternately (same drift for both)."""
+    embedder = load_embedder()
+    sizes = (50, args.large)
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = write_corpus(Path(tmp) / "extra", args.adds, skip=args.large)
+        settings, base = {}, {}
+        for size in sizes:
+            settings[size] = Settings(index=Path(tmp) / f"i{size}", articles=Path(tmp) / f"c{size}")
+            write_corpus(settings[size].articles, size)
+            t0 = time.perf_counter()
+            base[size] = build(settings[size], embedder=embedder, progress=True).chunks
+            print(f"built {size} articles, {base[size]} chunks in {time.perf_counter() - t0:.0f}s", flush=True)
+        times: dict[int, list[float]] = {size: [] for size in sizes}
+        noop: dict[int, float] = {}
+        for path in extra:
+            for size in sizes:
+                shutil.copy(path, settings[size].articles / path.name)
+                t0 = time.perf_counter()
+                report = build(settings[size], embedder=embedder)
+                times[size].append(time.perf_counter() - t0)
+                assert report.added == [path.name], report.added
+        for size in sizes:
+            t0 = time.perf_counter()
+            assert build(settings[size], embedder=embedder).up_to_date
+            noop[size] = time.perf_counter() - t0
+    adds = {
+        size: {
+            "chunks": base[size],
+            "add_s": [round(t, 3) for t in times[size]],
+            "median_s": statistics.median(times[size]),
+            "noop_s": round(noop[size], 4),
+        }
+        for size in sizes
+    }
+    print(json.dumps(adds), flush=True)
+    ratio = adds[args.large]["median_s"] / adds[50]["median_s"]
+    results["add_one"] = {**{str(k): v for k, v in adds.items()}, "ratio": round(ratio, 3)}
+    results["table"] += [
+        f"| add one article to 50 articles (median of {args.adds}) | {adds[50]['median_s']:.3f} s | |",
+        f"| add one article to {args.large} articles (median of {args.adds}) | {adds[args.large]['median_s']:.3f} s |"
+        " |",
+        f"| ratio {args.large} / 50 | {ratio:.2f} | <= 1.5 |",
+        f"| no-op build (nothing changed) at 50 / {args.large} articles | {noop[50] * 1000:.0f} / "
+        f"{noop[args.large] * 1000:.0f} ms | |",
+    ]
 
 
 if __name__ == "__main__":

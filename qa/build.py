@@ -22,7 +22,17 @@ from qa.config import Settings
 from qa.embed import Embedder, load_embedder, model_id
 from qa.errors import ArticlesError, IndexBusyError
 from qa.ingest import FileRead, content_hash, file_digest, list_files, read_file, text_hash
-from qa.store import FORMAT, Index, check_compatible, read_manifest, remove_orphans, write_manifest, write_segment
+from qa.lexical import TOKENIZER, tokenize
+from qa.store import (
+    FORMAT,
+    Index,
+    check_compatible,
+    read_manifest,
+    remove_orphans,
+    require_manifest,
+    write_manifest,
+    write_segment,
+)
 from qa.types import Article, Problem
 
 # Rewrite everything into one segment when the index has this many segments, or when less than
@@ -57,12 +67,19 @@ def chunker_settings(settings: Settings) -> dict[str, Any]:
         "overlap": settings.chunk_overlap,
         "splitter": "blingfire",
         "embed": "title+text",
+        "tokenizer": TOKENIZER,
     }
 
 
 def embed_text(article: Article, text: str) -> str:
     """What the model reads for a chunk: the title gives context; what is stored and shown is the text alone."""
     return f"{article.title}\n{text}"
+
+
+def check_index(settings: Settings) -> None:
+    """Refuse to search an index built with other settings than these (model, chunker, format)."""
+    manifest = require_manifest(settings.index)
+    check_compatible(manifest, model_id(settings.model), chunker_settings(settings), settings.index)
 
 
 def _failpoint(name: str) -> None:
@@ -87,6 +104,7 @@ def build(
 ) -> BuildReport:
     """Bring the index in `settings.index` up to date with `settings.articles`."""
     t0 = time.perf_counter()
+    scan_ns = time.time_ns()
     files, problems = list_files(settings.articles)  # fails before touching the index
     index_dir = settings.index
     mid = model_id(settings.model)
@@ -105,7 +123,8 @@ def build(
         files_out: dict[str, dict[str, Any]] = {}
         for rel, path in files:
             known = old_files.get(rel)
-            got = _read_or_reuse(rel, path, known, old_articles)
+            stat = _stat(path, scan_ns)
+            got = _read_or_reuse(rel, path, known, old_articles, stat)
             report.problems.extend(got.problems)
             if got.digest is None:  # unreadable now: keep what was indexed from it
                 if known:
@@ -116,6 +135,8 @@ def build(
                             report.kept.append(aid)
                 continue
             files_out[rel] = {"hash": got.digest, "articles": [a.id for a in got.articles]}
+            if stat is not None:
+                files_out[rel]["stat"] = stat
             for a in got.articles:
                 if a.text:  # a stub from the manifest has no text; a parsed article does
                     parsed[a.id] = a
@@ -172,10 +193,11 @@ def build(
                     texts.append(embed_text(article, c.text))
                     owners.append(article.id)
             vectors = emb.embed_documents(texts, progress=progress)
+            tokens = tokenize(texts)
             report.chunks_embedded = len(chunks)
             ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
             seg = _new_segment(manifest, len(chunks))
-            write_segment(index_dir, seg, ids, chunks, vectors, to_embed)
+            write_segment(index_dir, seg, ids, chunks, vectors, tokens, to_embed)
             _failpoint("segment-written")
             manifest["segments"].append(seg)
             for article in to_embed:
@@ -197,17 +219,33 @@ def build(
     return report
 
 
+def _stat(path: Path, scan_ns: int) -> list[int] | None:
+    """(size, mtime) of a file old enough to be trusted: one written within the last second may change
+    again without its mtime moving (coarse kernel clocks), so it is always hashed (git's "racy clean")."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns] if st.st_mtime_ns < scan_ns - 1_000_000_000 else None
+
+
 def _read_or_reuse(
-    rel: str, path: Path, known: dict[str, Any] | None, old_articles: dict[str, dict[str, Any]]
+    rel: str, path: Path, known: dict[str, Any] | None, old_articles: dict[str, dict[str, Any]], stat: list[int] | None
 ) -> FileRead:
-    """Parse the file, unless its bytes hash as before: then stubs (id only) stand for its articles."""
-    if known is not None:
+    """Parse the file, unless it is the same as last time: then stubs (id only) stand for its articles.
+
+    Same size and mtime as recorded means the same file without reading it, as git assumes; otherwise its
+    bytes are hashed, and only a different hash makes it parsed again."""
+    if known is not None and all(aid in old_articles for aid in known["articles"]):
+        stubs = [Article(id=aid, title="", text="") for aid in known["articles"]]
+        if stat is not None and known.get("stat") == stat:
+            return FileRead(rel, known["hash"], stubs)
         try:
             digest = file_digest(path.read_bytes())
         except OSError:
             digest = None
-        if digest == known["hash"] and all(aid in old_articles for aid in known["articles"]):
-            return FileRead(rel, digest, [Article(id=aid, title="", text="") for aid in known["articles"]])
+        if digest == known["hash"]:
+            return FileRead(rel, digest, stubs)
     return read_file(rel, path)
 
 
@@ -280,7 +318,9 @@ def _compact(index_dir: Path, manifest: dict[str, Any]) -> None:
     """Rewrite every live vector into one segment (no re-embedding: vectors are read back)."""
     current = Index(index_dir, manifest)
     seg = _new_segment(manifest, len(current.ids))
-    write_segment(index_dir, seg, current.ids, current.chunks, current.vectors, list(current.articles.values()))
+    write_segment(
+        index_dir, seg, current.ids, current.chunks, current.vectors, current.tokens, list(current.articles.values())
+    )
     for entry in manifest["articles"].values():
         entry["segment"] = seg
     manifest["segments"] = [seg]

@@ -10,12 +10,17 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from qa.config import Settings
-from qa.errors import QAError
+from qa.errors import QAError, QuestionError
+
+if TYPE_CHECKING:
+    from qa.retrieve import Retriever
+    from qa.store import Index
+    from qa.types import Passage
 
 app = typer.Typer(
     help="Ask questions of a folder of news articles, offline, with exact citations.",
@@ -146,6 +151,63 @@ def index_status(index: IndexOpt = None, json_out: JsonOpt = False) -> None:
         f"model {status['model']} ({status['dimensions']} dimensions); chunks of <= {m['chunker']['size']} chars, "
         f"overlap {m['chunker']['overlap']}\nbuilt at {status['built_at']} by qa {status['qa_version']}"
     )
+
+
+@app.command("search")
+@_errors
+def search_cmd(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many passages.")] = 5,
+    index: IndexOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ranked passages for a question: dense + BM25, fused, then re-scored.
+
+    Examples:  qa search "Where did Obama meet Putin in 2013?"   ·   qa search "oil embargo" -k 10 --json
+    """
+    from qa.retrieve import clean_question
+
+    clean_question(question)  # an empty question fails before the model loads
+    if k <= 0:
+        raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
+    retriever = _retriever(_settings(index=index))
+    result = retriever.search(question, k)
+    for notice in result.notices:
+        typer.echo(f"note: {notice}", err=True)
+    if json_out:
+        typer.echo(json.dumps([passage_dict(p, retriever.index) for p in result.passages], ensure_ascii=False))
+        return
+    for p in result.passages:
+        a = retriever.index.articles[p.chunk.article]
+        typer.echo(
+            f"[{p.rank}] {a.title} ({a.date or 'undated'}) {a.id} {p.chunk.start}-{p.chunk.end}  score {p.score:.3f}"
+        )
+        typer.echo("    " + p.chunk.text.replace("\n", "\n    ") + "\n")
+
+
+def _retriever(settings: Settings) -> Retriever:
+    from qa.build import check_index
+    from qa.embed import load_embedder
+    from qa.retrieve import Retriever
+    from qa.store import Index
+
+    check_index(settings)
+    return Retriever(Index.load(settings.index), load_embedder(settings.model, settings.batch_size), settings)
+
+
+def passage_dict(p: Passage, index: Index) -> dict[str, Any]:
+    """DESIGN.md's passage shape."""
+    a = index.articles[p.chunk.article]
+    return {
+        "rank": p.rank,
+        "article": a.id,
+        "title": a.title,
+        "date": a.date,
+        "start": p.chunk.start,
+        "end": p.chunk.end,
+        "text": p.chunk.text,
+        "score": p.score,
+    }
 
 
 def main() -> None:

@@ -30,6 +30,10 @@ class Settings:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     batch_size: int = 32
+    # Retrieval: candidates per first-stage retriever, the reciprocal-rank-fusion constant, second stage on/off.
+    candidates: int = 50
+    rrf_k: int = 60
+    rerank: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk_size < 100:

@@ -25,5 +25,9 @@ class ModelError(QAError):
     """The embedding model cannot be loaded offline."""
 
 
+class QuestionError(QAError, ValueError):
+    """The question or its options cannot be searched (empty question, k <= 0)."""
+
+
 class SettingsError(QAError, ValueError):
     """A setting has a value that cannot work."""

@@ -5,6 +5,7 @@ Layout of index/:
     seg-NNNNNN.faiss           vectors of one build's new chunks (flat inner-product index)
     seg-NNNNNN.chunks.jsonl    {"id", "article", "start", "end"} for each vector, in the same order
     seg-NNNNNN.articles.jsonl  the articles those chunks came from, with their full text
+    seg-NNNNNN.tokens.npz      the chunks' BM25 tokens (stemmed words), same order
 
 A build only adds a segment, then atomically replaces manifest.json; a chunk is live while the manifest
 lists its id in a live article's range. So a build killed at any moment leaves the old manifest pointing at
@@ -13,6 +14,7 @@ untouched files, and a one-article add writes one article's worth, however big t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable
@@ -22,14 +24,15 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexMismatchError, IndexMissingError
+from qa.lexical import BM25Index, SegmentTokens, write_tokens
 from qa.types import Article, Chunk, Passage
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
 
 
-def seg_files(seg: str) -> tuple[str, str, str]:
-    return f"{seg}.faiss", f"{seg}.chunks.jsonl", f"{seg}.articles.jsonl"
+def seg_files(seg: str) -> tuple[str, str, str, str]:
+    return f"{seg}.faiss", f"{seg}.chunks.jsonl", f"{seg}.articles.jsonl", f"{seg}.tokens.npz"
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
@@ -97,11 +100,18 @@ def _jsonl(rows: Iterable[dict[str, Any]]) -> bytes:
 
 
 def write_segment(
-    index_dir: Path, seg: str, ids: np.ndarray, chunks: list[Chunk], vectors: np.ndarray, articles: list[Article]
+    index_dir: Path,
+    seg: str,
+    ids: np.ndarray,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    tokens: list[list[str]],
+    articles: list[Article],
 ) -> None:
     import faiss
 
-    faiss_name, chunks_name, articles_name = seg_files(seg)
+    faiss_name, chunks_name, articles_name, tokens_name = seg_files(seg)
+    write_tokens(index_dir / tokens_name, tokens)
     # Inner product on normalised vectors is cosine similarity; flat = exact search.
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -136,7 +146,8 @@ def write_segment(
 
 def write_manifest(index_dir: Path, manifest: dict[str, Any]) -> None:
     """The commit point of a build: before this the old index is live, after it the new one."""
-    _write_atomic(index_dir / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+    # No indent: json's C encoder only runs without one, and this file grows with the corpus.
+    _write_atomic(index_dir / MANIFEST, json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
     _fsync_dir(index_dir)
 
 
@@ -167,8 +178,9 @@ class Index:
         self.chunks: list[Chunk] = []
         ids: list[np.ndarray] = []
         vectors: list[np.ndarray] = []
+        self.tokens: list[list[str]] = []  # BM25 tokens of each live chunk, same order as self.chunks
         for seg in manifest["segments"]:
-            faiss_name, chunks_name, articles_name = seg_files(seg)
+            faiss_name, chunks_name, articles_name, tokens_name = seg_files(seg)
             try:
                 for row in _read_jsonl(index_dir / articles_name):
                     entry = live.get(row["id"])
@@ -176,6 +188,7 @@ class Index:
                         self.articles[row["id"]] = _article(row)
                 rows = list(_read_jsonl(index_dir / chunks_name))
                 flat = faiss.read_index(str(index_dir / faiss_name))
+                seg_tokens = SegmentTokens(index_dir / tokens_name)
             except (OSError, RuntimeError, ValueError, KeyError) as e:
                 raise IndexMismatchError(
                     f"{index_dir} is damaged ({seg}: {type(e).__name__}): run `qa index build --rebuild`"
@@ -186,6 +199,7 @@ class Index:
             seg_vectors = flat.reconstruct_n(0, flat.ntotal)
             vectors.append(seg_vectors[keep])
             ids.append(np.array([rows[n]["id"] for n in keep], dtype=np.int64))
+            self.tokens.extend(seg_tokens.rows(keep))
             for n in keep:
                 r = rows[n]
                 text = self.articles[r["article"]].text
@@ -195,6 +209,11 @@ class Index:
         self.vectors = np.vstack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
         self.faiss = faiss.IndexFlatIP(self.dim)
         self.faiss.add(self.vectors)
+
+    @functools.cached_property
+    def bm25(self) -> BM25Index:
+        """Built on first use: a build that only compacts never needs it."""
+        return BM25Index(self.tokens)
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:

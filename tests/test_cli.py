@@ -123,3 +123,38 @@ def test_console_script_runs_and_status_needs_no_model(tmp_path: Path) -> None:
     assert proc.stderr.strip() == f"error: no index in {tmp_path}: run `qa index build` first (or pass --index DIR)"
     proc = subprocess.run([sys.executable, "-c", "import qa.cli, sys; sys.exit('torch' in sys.modules)"], timeout=60)
     assert proc.returncode == 0  # `qa index status` and `--help` stay fast: no torch import
+
+
+def test_search_json_has_the_passage_shape_and_text_is_the_article_slice(
+    settings: Settings, embedder: Embedder
+) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    result = qa("search", "Where did Obama meet Putin in 2013?", "-k", "3", "--index", str(settings.index), "--json")
+    assert result.exit_code == 0, result.output
+    passages = json.loads(result.stdout)
+    assert len(passages) == 3
+    for n, p in enumerate(passages, start=1):
+        assert set(p) == {"rank", "article", "title", "date", "start", "end", "text", "score"}
+        assert p["rank"] == n
+        text = (settings.articles / p["article"]).read_text(encoding="utf-8")
+        assert p["text"] in text
+    assert passages[0]["article"] == "002_0691e4ad82986c2d.txt" and passages[0]["date"] == "2013-06-17"
+    plain = qa("search", "Camp David", "--index", str(settings.index)).stdout
+    assert plain.startswith("[1] ") and "Camp David" in plain
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["search", "   "], "the question is empty"), (["search", "Putin", "-k", "0"], "k must be greater than 0")],
+)
+def test_search_bad_input_is_a_one_line_error(settings: Settings, args: list[str], message: str) -> None:
+    result = qa(*args, "--index", str(settings.index))
+    assert result.exit_code == 1
+    assert message in one_error_line(result)
+
+
+def test_overlong_question_is_searched_with_a_notice(settings: Settings, embedder: Embedder) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    result = qa("search", "Putin " * 500, "-k", "1", "--index", str(settings.index))
+    assert result.exit_code == 0
+    assert "note: the question was 2,999 characters; only the first" in result.stderr

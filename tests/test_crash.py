@@ -69,7 +69,9 @@ def test_killed_before_the_manifest_switch_leaves_the_old_index(
     assert report.changed == ["000_35a32bfe2c615227.txt"]
     m = require_manifest(settings.index)
     on_disk = {p.name for p in settings.index.iterdir()} - {"manifest.json", ".lock"}
-    assert on_disk == {f"{s}{ext}" for s in m["segments"] for ext in (".faiss", ".chunks.jsonl", ".articles.jsonl")}
+    assert on_disk == {
+        f"{s}{ext}" for s in m["segments"] for ext in (".faiss", ".chunks.jsonl", ".articles.jsonl", ".tokens.npz")
+    }
 
 
 def test_killed_after_the_manifest_switch_leaves_the_new_index(settings: Settings, embedder: Embedder) -> None:

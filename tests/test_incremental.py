@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,24 @@ def test_rebuild_re_embeds_everything_and_cleans_old_segments(settings: Settings
     assert not any(p.name.startswith(tuple(old_segments)) for p in settings.index.iterdir())
     assert json.loads((settings.index / MANIFEST).read_text())["counts"]["articles"] == 2
     assert not [p for p in os.listdir(settings.index) if ".tmp-" in p]
+
+
+def test_files_older_than_a_second_with_the_same_size_and_mtime_are_not_read_again(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.build
+
+    hour_ago = time.time() - 3600
+    for p in settings.articles.iterdir():
+        os.utime(p, (hour_ago, hour_ago))
+    build(settings, embedder=embedder)
+    hashed: list[int] = []
+    real_digest = qa.build.file_digest
+    monkeypatch.setattr(qa.build, "file_digest", lambda data: hashed.append(len(data)) or real_digest(data))
+    assert build(settings, embedder=embedder).up_to_date and hashed == []
+    seed = settings.articles / "000_35a32bfe2c615227.txt"
+    os.utime(seed, (hour_ago + 5, hour_ago + 5))  # touched, same bytes: hashed, found unchanged
+    assert build(settings, embedder=embedder).up_to_date and len(hashed) == 1
+    seed.write_text(seed.read_text().replace("two hours", "six hours"))  # same size, new bytes
+    os.utime(seed, (hour_ago + 9, hour_ago + 9))
+    assert build(settings, embedder=embedder).changed == ["000_35a32bfe2c615227.txt"]

@@ -54,7 +54,7 @@ def test_search_returns_passages_whose_text_is_the_article_slice(settings: Setti
 def test_manifest_records_model_chunker_hashes_counts_and_version(settings: Settings, embedder: Embedder) -> None:
     build(settings, embedder=embedder)
     m = json.loads((settings.index / MANIFEST).read_text())
-    assert m["format"] == 1
+    assert m["format"] == 2
     assert m["qa_version"] == __version__
     assert m["model"] == {"id": "all-MiniLM-L6-v2", "dim": 384}
     assert m["chunker"]["size"] == settings.chunk_size and m["chunker"]["overlap"] == settings.chunk_overlap
