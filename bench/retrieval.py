@@ -91,7 +91,7 @@ def tune(retriever: Retriever, questions: list[dict[str, Any]]) -> dict[str, Any
         hits.append(np.array([first_hit(p, q["answers"], q["source_articles"]) is not None for p in one], dtype=bool))
     grid = [
         np.array(w, dtype=np.float32)
-        for w in itertools.product((1.0,), (0, 0.5, 1, 2, 4), (0, 0.25, 0.5, 1), (0, 0.5, 1, 2), (0, 0.1, 0.2, 0.5))
+        for w in itertools.product((1.0,), (0.5, 1, 2), (0, 0.25, 0.5), (0.25, 0.5, 1), (0, 0.25, 0.5, 1))
     ]
 
     def ranks_for(idx: list[int], w: np.ndarray) -> list[int | None]:
