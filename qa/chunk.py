@@ -38,6 +38,11 @@ def _regions(length: int, skip: tuple[Span, ...]) -> Iterator[Span]:
         yield pos, length
 
 
+def sentence_spans(text: str, start: int, end: int) -> Iterator[Span]:
+    """Sentences of text[start:end] as (start, end) offsets into text; paragraphs never run together."""
+    return _sentences(text, (start, end))
+
+
 def _sentences(text: str, region: Span) -> Iterator[Span]:
     import blingfire
 

@@ -18,6 +18,7 @@ from qa.config import Settings
 from qa.errors import QAError, QuestionError
 
 if TYPE_CHECKING:
+    from qa.answer import Answer
     from qa.retrieve import Retriever
     from qa.store import Index
     from qa.types import Passage
@@ -183,6 +184,64 @@ def search_cmd(
             f"[{p.rank}] {a.title} ({a.date or 'undated'}) {a.id} {p.chunk.start}-{p.chunk.end}  score {p.score:.3f}"
         )
         typer.echo("    " + p.chunk.text.replace("\n", "\n    ") + "\n")
+
+
+@app.command("ask")
+@_errors
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many passages to read the answer from.")] = 5,
+    index: IndexOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The answer, in the articles' own words, with a citation [n] after each sentence.
+
+    When nothing retrieved supports an answer it says so ("The articles don't say ...") and cites nothing.
+
+    Examples:  qa ask "How long did the 2013 meeting last?"   ·   qa ask "Who is the U.S. ambassador?" --json
+    """
+    from qa.answer import Answerer
+    from qa.retrieve import clean_question
+
+    clean_question(question)
+    if k <= 0:
+        raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
+    retriever = _retriever(_settings(index=index))
+    answer = Answerer(retriever).ask(question, k)
+    for notice in answer.notices:
+        typer.echo(f"note: {notice}", err=True)
+    if json_out:
+        typer.echo(json.dumps(answer_dict(answer, retriever.index), ensure_ascii=False))
+        return
+    typer.echo(answer.text)
+    if answer.short:
+        typer.echo(f"\nShort answer: {answer.short}")
+    for c in answer.citations:
+        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
+
+
+def answer_dict(answer: Answer, index: Index) -> dict[str, Any]:
+    """DESIGN.md's `qa ask --json` shape."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "short_answer": answer.short,
+        "refused": answer.refused,
+        "citations": [
+            {
+                "n": c.n,
+                "article": c.article,
+                "title": c.title,
+                "date": c.date,
+                "start": c.start,
+                "end": c.end,
+                "quote": c.quote,
+            }
+            for c in answer.citations
+        ],
+        "passages": [passage_dict(p, index) for p in answer.passages],
+        "timings_ms": answer.timings_ms,
+    }
 
 
 def _retriever(settings: Settings) -> Retriever:

@@ -91,13 +91,19 @@ class BM25Index:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self.model.get_scores(known), dtype=np.float32)
 
-    def idf(self, tokens: list[str]) -> dict[str, float]:
-        """Inverse document frequency of each known token (BM25's formula); unknown tokens are left out."""
+    def idf(self, tokens: list[str], *, unknown: bool = False) -> dict[str, float]:
+        """Inverse document frequency of each token (BM25's formula). Tokens no chunk holds are left out,
+        or with `unknown`, get the highest IDF there is: a word the articles never use is the strongest
+        sign that they cannot answer."""
         indptr = self.model.scores["indptr"] if self.n else None
         out: dict[str, float] = {}
         for t in tokens:
             tid = self.vocab.get(t)
             if tid and indptr is not None:
                 df = int(indptr[tid + 1] - indptr[tid])
-                out[t] = float(np.log(1 + (self.n - df + 0.5) / (df + 0.5)))
+            elif unknown and t:
+                df = 0
+            else:
+                continue
+            out[t] = float(np.log(1 + (self.n - df + 0.5) / (df + 0.5)))
         return out

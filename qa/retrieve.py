@@ -36,6 +36,8 @@ class SearchResult:
     timings_ms: dict[str, float]
     notices: list[str] = field(default_factory=list)
     period: Period | None = None
+    query_vector: np.ndarray | None = None
+    query_tokens: list[str] = field(default_factory=list)
 
 
 def clean_question(question: str) -> tuple[str, list[str]]:
@@ -60,20 +62,35 @@ class Retriever:
         self.rrf_k = settings.rrf_k
         self.rerank_on = settings.rerank
         articles = list(index.articles)
-        position = {aid: n for n, aid in enumerate(articles)}
-        self.row_article = np.array([position[c.article] for c in index.chunks], dtype=np.int32)
+        self.article_pos = {aid: n for n, aid in enumerate(articles)}
+        self.row_article = np.array([self.article_pos[c.article] for c in index.chunks], dtype=np.int32)
         self.article_dates = [parse_date(index.articles[aid].date) for aid in articles]
         known = [d for d in self.article_dates if d is not None]
         self.newest: dt.date | None = max(known) if known else None
         self.reranker = Reranker(index)
 
-    def search(self, question: str, k: int = 5, *, mode: Mode = "hybrid") -> SearchResult:
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        mode: Mode = "hybrid",
+        period: Period | None = None,
+        articles: set[str] | None = None,
+    ) -> SearchResult:
+        """Best k passages. `period` overrides the one found in the question; `articles` restricts the
+        search to those articles (a follow-up question stays with the articles of the previous answer)."""
         if k <= 0:
             raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
         t0 = time.perf_counter()
         q, notices = clean_question(question)
-        period = find_period(q, self.newest)
+        period = period or find_period(q, self.newest)
         allowed = self._allowed_rows(period, notices)
+        if articles:
+            keep = np.flatnonzero(
+                np.isin(self.row_article, [self.article_pos[a] for a in articles if a in self.article_pos])
+            )
+            allowed = keep if allowed is None else np.intersect1d(allowed, keep)
         timings: dict[str, float] = {}
         n = max(self.candidates, k)
         qv = self.embedder.embed_query(q) if mode != "bm25" else None
@@ -95,7 +112,7 @@ class Retriever:
         rows = sorted(scored, key=lambda r: -scored[r])[:k]
         passages = [Passage(self.index.chunks[r], round(float(scored[r]), 6), rank) for rank, r in enumerate(rows, 1)]
         timings["total"] = _ms(t0)
-        return SearchResult(q, passages, timings, notices, period)
+        return SearchResult(q, passages, timings, notices, period, qv, q_tokens)
 
     # ---- stages ----------------------------------------------------------------------------------
 

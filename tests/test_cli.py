@@ -158,3 +158,24 @@ def test_overlong_question_is_searched_with_a_notice(settings: Settings, embedde
     result = qa("search", "Putin " * 500, "-k", "1", "--index", str(settings.index))
     assert result.exit_code == 0
     assert "note: the question was 2,999 characters; only the first" in result.stderr
+
+
+def test_ask_json_matches_the_design_contract(settings: Settings, embedder: Embedder) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    result = qa(
+        "ask", "How many deaths have occurred in the Syrian conflict?", "--index", str(settings.index), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) == {"question", "answer", "short_answer", "refused", "citations", "passages", "timings_ms"}
+    assert out["refused"] is False and out["short_answer"] == "92,000"
+    assert set(out["timings_ms"]) == {"retrieve", "answer", "total"}
+    for c in out["citations"]:
+        assert set(c) == {"n", "article", "title", "date", "start", "end", "quote"}
+        article = (settings.articles / c["article"]).read_text(encoding="utf-8")
+        assert c["quote"] in article and f"{c['quote']} [{c['n']}]" in out["answer"]
+    assert all(set(p) == {"rank", "article", "title", "date", "start", "end", "text", "score"} for p in out["passages"])
+    refused = json.loads(qa("ask", "What is the capital of France?", "--index", str(settings.index), "--json").stdout)
+    assert refused["refused"] is True and refused["citations"] == [] and refused["short_answer"] is None
+    plain = qa("ask", "Who is the U.S. Ambassador to Russia?", "--index", str(settings.index)).stdout
+    assert "Mike McFaul" in plain and "Short answer: Mike McFaul" in plain and "[1] Obama Prods Putin" in plain

@@ -1,0 +1,133 @@
+"""Answers: the right sentence with an exact citation, short answers, refusal, follow-ups, no boilerplate."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import Answer, Answerer, Conversation, is_follow_up
+from qa.build import build
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.retrieve import Retriever
+from qa.shortspan import short_answer
+from qa.store import Index
+from tests.test_ingest import SEED_LEFTOVERS
+
+G20_2012 = "000_35a32bfe2c615227.txt"
+G8_2013 = "002_0691e4ad82986c2d.txt"
+
+
+@pytest.fixture
+def answerer(settings: Settings, embedder: Embedder) -> Answerer:
+    build(settings, embedder=embedder)
+    return Answerer(Retriever(Index.load(settings.index), embedder, settings))
+
+
+def assert_exact_citations(answerer: Answerer, answer: Answer) -> None:
+    for c in answer.citations:
+        article = answerer.index.articles[c.article]
+        assert article.text[c.start : c.end] == c.quote
+        assert (c.title, c.date) == (article.title, article.date)
+        assert f"{c.quote} [{c.n}]" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "in_sentence", "short"),
+    [
+        ("How many deaths have occurred in the Syrian conflict?", G8_2013, "92,000 deaths", "92,000"),
+        ("Who is the U.S. Ambassador to Russia?", G20_2012, "Mike McFaul", "Mike McFaul"),
+        ("How much humanitarian aid is the United States sending?", G8_2013, "$800 million", "$800 million"),
+        ("How long did the meeting in Mexico last?", G20_2012, "lasted two hours", "two hours"),
+        ("Where did Obama and Putin meet in 2013?", G8_2013, "Enniskillen", "Enniskillen"),
+    ],
+)
+def test_seed_questions_get_the_right_sentence_short_answer_and_exact_offsets(
+    answerer: Answerer, question: str, article: str, in_sentence: str, short: str
+) -> None:
+    answer = answerer.ask(question)
+    assert not answer.refused
+    first = answer.citations[0]
+    assert first.article == article
+    assert in_sentence in first.quote
+    assert answer.short == short
+    assert answer.short in first.quote
+    assert_exact_citations(answerer, answer)
+    assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "Who won the 2014 World Cup?",
+        "How much did the summit cost?",
+        "What did Obama and Putin say about North Korea?",
+    ],
+)
+def test_questions_the_articles_do_not_answer_are_refused(answerer: Answerer, question: str) -> None:
+    answer = answerer.ask(question)
+    assert answer.refused
+    assert answer.citations == () and answer.short is None
+    assert answer.text.startswith("The articles don't say.")
+    assert answer.passages  # what was looked at is still shown
+
+
+def test_a_question_about_both_meetings_cites_both_articles(answerer: Answerer) -> None:
+    answer = answerer.ask("What did Obama and Putin say about Syria at both meetings?")
+    assert {c.article for c in answer.citations} == {G20_2012, G8_2013}
+    assert_exact_citations(answerer, answer)
+
+
+def test_a_follow_up_is_answered_about_the_previous_turns_meeting(answerer: Answerer) -> None:
+    chat = Conversation(answerer)
+    first = chat.ask("Where did Obama meet Putin in 2013?")
+    assert first.citations[0].article == G8_2013
+    follow = chat.ask("How long did it last?")
+    assert follow.question == "How long did it last?"
+    assert not follow.refused and {c.article for c in follow.citations} == {G8_2013}
+    assert "stretched two hours" in follow.citations[0].quote and follow.short == "two hours"
+    # a follow-up asking for something the articles never mention is still refused
+    assert chat.ask("How much did it cost?").refused
+    chat.clear()
+    assert chat.history == []
+
+
+def test_follow_up_detection() -> None:
+    assert is_follow_up("How long did it last?")
+    assert is_follow_up("And what about Iran?")
+    assert is_follow_up("What did they agree on?")
+    assert not is_follow_up("Where did Obama meet Putin in 2013?")
+    assert not is_follow_up("Who is the U.S. ambassador to Russia?")
+
+
+def test_web_leftovers_are_never_quoted(answerer: Answerer) -> None:
+    for question in [
+        "What is on the Bloomberg Terminal?",
+        "Should Obama intervene in Syria's civil war?",
+        "What photos show the G8 summit gathering world leaders and protesters?",
+        "What is related to Obama in Europe to talk Syria and trade?",
+        "What photos show the refugee crisis in Syria?",
+        "More news?",
+    ]:
+        answer = answerer.ask(question)
+        for c in answer.citations:
+            assert not any(leftover in c.quote for leftover in SEED_LEFTOVERS), (question, c.quote)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("How many people died?", "An estimated 92,000 deaths have occurred so far.", "92,000"),
+        ("How long did the session last?", "Obama spoke after the session today, which lasted two hours.", "two hours"),
+        ("Who founded the company?", "The company was founded by Steve Jobs in a garage in 1976.", "Steve Jobs"),
+        ("When did the crisis begin?", "The oil crisis began in October 1973 with an embargo.", "October 1973"),
+        ("Where was the summit held?", "The summit was held in Enniskillen, Northern Ireland.", "Enniskillen"),
+    ],
+)
+def test_short_answer_is_the_span_of_the_kind_asked_for(question: str, sentence: str, expected: str) -> None:
+    span = short_answer(question, sentence)
+    assert span is not None and sentence[span[0] : span[1]] == expected
+
+
+def test_why_questions_get_no_short_answer() -> None:
+    assert short_answer("Why did Russia veto the resolutions?", "Russia vetoed them to protect Assad.") is None
