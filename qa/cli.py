@@ -166,12 +166,7 @@ def search_cmd(
 
     Examples:  qa search "Where did Obama meet Putin in 2013?"   ·   qa search "oil embargo" -k 10 --json
     """
-    from qa.retrieve import clean_question
-
-    clean_question(question)  # an empty question fails before the model loads
-    if k <= 0:
-        raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
-    retriever = _retriever(_settings(index=index))
+    retriever = _open_for(question, k, index)
     result = retriever.search(question, k)
     for notice in result.notices:
         typer.echo(f"note: {notice}", err=True)
@@ -201,12 +196,8 @@ def ask_cmd(
     Examples:  qa ask "How long did the 2013 meeting last?"   ·   qa ask "Who is the U.S. ambassador?" --json
     """
     from qa.answer import Answerer
-    from qa.retrieve import clean_question
 
-    clean_question(question)
-    if k <= 0:
-        raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
-    retriever = _retriever(_settings(index=index))
+    retriever = _open_for(question, k, index)
     answer = Answerer(retriever).ask(question, k)
     for notice in answer.notices:
         typer.echo(f"note: {notice}", err=True)
@@ -244,12 +235,17 @@ def answer_dict(answer: Answer, index: Index) -> dict[str, Any]:
     }
 
 
-def _retriever(settings: Settings) -> Retriever:
+def _open_for(question: str, k: int, index: Path | None) -> Retriever:
+    """Check the question and k, then load the index and model: bad input fails before the slow part."""
     from qa.build import check_index
     from qa.embed import load_embedder
-    from qa.retrieve import Retriever
+    from qa.retrieve import Retriever, clean_question
     from qa.store import Index
 
+    clean_question(question)
+    if k <= 0:
+        raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
+    settings = _settings(index=index)
     check_index(settings)
     return Retriever(Index.load(settings.index), load_embedder(settings.model, settings.batch_size), settings)
 
