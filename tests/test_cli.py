@@ -179,3 +179,38 @@ def test_ask_json_matches_the_design_contract(settings: Settings, embedder: Embe
     assert refused["refused"] is True and refused["citations"] == [] and refused["short_answer"] is None
     plain = qa("ask", "Who is the U.S. Ambassador to Russia?", "--index", str(settings.index)).stdout
     assert "Mike McFaul" in plain and "Short answer: Mike McFaul" in plain and "[1] Obama Prods Putin" in plain
+
+
+def test_another_model_is_chosen_by_path_and_recorded(settings: Settings, tmp_path: Path) -> None:
+    import shutil
+
+    from qa.embed import model_path
+
+    local = tmp_path / "my-model"
+    shutil.copytree(model_path("all-MiniLM-L6-v2"), local)  # a model folder of the user's own
+    env = {"QA_MODEL": str(local)}
+    result = qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index), env=env)
+    assert result.exit_code == 0, result.output
+    status = json.loads(qa("index", "status", "--index", str(settings.index), "--json").stdout)
+    assert (status["model"], status["dimensions"]) == (str(local), 384)
+    found = qa("search", "Camp David", "-k", "1", "--index", str(settings.index), "--json", env=env)
+    assert found.exit_code == 0 and "Camp David" in json.loads(found.stdout)[0]["text"]
+    # searching with the default model is refused: the vectors would not match
+    refused = qa("search", "Camp David", "--index", str(settings.index))
+    assert refused.exit_code == 1 and f"QA_MODEL={local}" in one_error_line(refused)
+
+
+def test_a_model_that_cannot_be_loaded_is_a_one_line_error(settings: Settings, tmp_path: Path) -> None:
+    result = qa(
+        "index",
+        "build",
+        "--articles",
+        str(settings.articles),
+        "--index",
+        str(settings.index),
+        "--model",
+        str(tmp_path / "no-such-model"),
+    )
+    assert result.exit_code == 1
+    assert "cannot load embedding model" in one_error_line(result)
+    assert not (settings.index / "manifest.json").exists()
