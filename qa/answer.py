@@ -13,12 +13,13 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from qa.chunk import sentence_spans
 from qa.dates import Period
+from qa.lexical import tokenize
 from qa.retrieve import Retriever, SearchResult
 from qa.shortspan import holds_kind, short_answer, strict_kind
 from qa.types import Passage
@@ -115,7 +116,7 @@ class Answerer:
         answer = self._compose(found, sentences, scores, follow_up)
         t2 = time.perf_counter()
         timings = {"retrieve": _ms(t1 - t0), "answer": _ms(t2 - t1), "total": _ms(t2 - t0)}
-        return Answer(**{**answer, "timings_ms": timings})  # type: ignore[arg-type]
+        return replace(answer, timings_ms=timings)
 
     def score_sentences(self, found: SearchResult) -> tuple[list[_Sentence], np.ndarray]:
         """Every distinct sentence of the retrieved passages, and its answer score."""
@@ -131,8 +132,6 @@ class Answerer:
         sentences = self._sentences(found.passages)
         if not sentences or found.query_vector is None:
             return sentences, np.zeros((len(sentences), 5), dtype=np.float32)
-        from qa.lexical import tokenize
-
         q_tokens = self._content_tokens(found)
         idf = self.index.bm25.idf(q_tokens)
         total = sum(idf.values()) or 1.0
@@ -150,8 +149,6 @@ class Answerer:
     def _content_tokens(self, found: SearchResult) -> list[str]:
         """The question's words that carry its content. Its form ("how long did") says what is asked, not
         what the answer says; a period already chose the articles, so its words are not evidence either."""
-        from qa.lexical import tokenize
-
         drop = set(QUESTION_WORDS)
         if found.period is not None:
             drop |= set(tokenize([found.period.phrase])[0])
@@ -160,8 +157,6 @@ class Answerer:
     def support(self, found: SearchResult) -> float:
         """The largest share of the question's content words (IDF-weighted, words the articles never use
         weighing most) that one of the three best passages holds, title included."""
-        from qa.lexical import tokenize
-
         idf = self.index.bm25.idf(self._content_tokens(found), unknown=True)
         total = sum(idf.values())
         if not total or not found.passages:
@@ -174,20 +169,24 @@ class Answerer:
 
     def _compose(
         self, found: SearchResult, sentences: list[_Sentence], scores: np.ndarray, follow_up: str | None = None
-    ) -> dict[str, object]:
+    ) -> Answer:
+        """The answer (timings are filled in by `ask`)."""
         support = self.support(found)
-        base = {
-            "question": found.question,
-            "passages": tuple(found.passages),
-            "notices": tuple(found.notices),
-            "period": found.period,
-            "support": support,
-        }
+        refusal = Answer(
+            question=found.question,
+            text=f"The articles don't say. Nothing in them answers “{_clip(found.question)}”.",
+            short=None,
+            citations=(),
+            refused=True,
+            passages=tuple(found.passages),
+            timings_ms={},
+            notices=tuple(found.notices),
+            support=support,
+            period=found.period,
+        )
         best = int(np.argmax(scores)) if len(scores) else -1
         if best < 0 or (support < self.threshold and not self._elliptical_ok(follow_up, sentences[best].text)):
-            text = f"The articles don't say. Nothing in them answers “{_clip(found.question)}”."
-            score = float(scores[best]) if best >= 0 else 0.0
-            return {**base, "text": text, "short": None, "citations": (), "refused": True, "score": score}
+            return replace(refusal, score=float(scores[best]) if best >= 0 else 0.0)
         chosen = [sentences[best]]
         other = self._second_article(found.question, sentences, scores, best)
         if other is not None:
@@ -199,14 +198,9 @@ class Answerer:
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         span = short_answer(found.question, chosen[0].text)
         short = chosen[0].text[span[0] : span[1]] if span else None
-        return {
-            **base,
-            "text": text,
-            "short": short,
-            "citations": tuple(citations),
-            "refused": False,
-            "score": float(scores[best]),
-        }
+        return replace(
+            refusal, text=text, short=short, citations=tuple(citations), refused=False, score=float(scores[best])
+        )
 
     def _elliptical_ok(self, follow_up: str | None, sentence: str) -> bool:
         """A follow-up ("How long did it last?") on a topic the previous answer established has few words of
@@ -214,8 +208,6 @@ class Answerer:
         previous answer's articles holds one, and none of its words is one the articles never use."""
         if follow_up is None or not (strict_kind(follow_up) and holds_kind(follow_up, sentence)):
             return False
-        from qa.lexical import tokenize
-
         own = [t for t in tokenize([follow_up])[0] if t not in QUESTION_WORDS]
         return all(t in self.index.bm25.vocab for t in own)
 
@@ -295,8 +287,6 @@ def is_follow_up(question: str) -> bool:
 
 
 def _with_question(answer: Answer, question: str) -> Answer:
-    from dataclasses import replace
-
     return replace(answer, question=" ".join(question.split()))
 
 
