@@ -106,17 +106,21 @@ class Answerer:
         period: Period | None = None,
         articles: set[str] | None = None,
         follow_up: str | None = None,
+        retrieve_k: int | None = None,
     ) -> Answer:
-        """Answer `question`. A conversation passes `follow_up` (the user's own words, when `question` was
-        widened with the previous turn's) with the previous turn's period and cited articles."""
+        """Answer `question` from the best `k` passages. A conversation passes `follow_up` (the user's own
+        words, when `question` was widened with the previous turn's) with the previous turn's period and cited
+        articles. `retrieve_k` > k retrieves more passages (all returned in `passages`, e.g. for hit@10) while
+        the answer still reads only the best k."""
         t0 = time.perf_counter()
-        found = self.retriever.search(question, k, period=period, articles=articles)
+        found = self.retriever.search(question, max(k, retrieve_k or k), period=period, articles=articles)
         t1 = time.perf_counter()
-        sentences, scores = self.score_sentences(found)
-        answer = self._compose(found, sentences, scores, follow_up)
+        read = replace(found, passages=found.passages[:k]) if len(found.passages) > k else found
+        sentences, scores = self.score_sentences(read)
+        answer = self._compose(read, sentences, scores, follow_up)
         t2 = time.perf_counter()
         timings = {"retrieve": _ms(t1 - t0), "answer": _ms(t2 - t1), "total": _ms(t2 - t0)}
-        return replace(answer, timings_ms=timings)
+        return replace(answer, timings_ms=timings, passages=tuple(found.passages))
 
     def score_sentences(self, found: SearchResult) -> tuple[list[_Sentence], np.ndarray]:
         """Every distinct sentence of the retrieved passages, and its answer score."""
