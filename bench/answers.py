@@ -5,7 +5,7 @@
 1. Index all 16 articles; ask every question (warm); report EM/F1 of short_answer (else answer),
    sentence_accuracy (the first cited quote holds a gold answer), how often a question was refused, and
    ask latency p50/p95.
-2. --calibrate: the refusal threshold. Index 8 articles; the questions of the other 8 have no answer in
+2. --calibrate: the refusal gate's threshold (on Answer.confidence). Index 8 articles; the questions of the other 8 have no answer in
    the index (labelled unanswerable), those of the 8 are answerable. The threshold is chosen on one half
    of the articles and its refusal precision/recall reported on the other (then the halves swap).
 Writes bench/results/answers.json.
@@ -43,9 +43,28 @@ def answerer_for(folder: Path, tmp: Path) -> Answerer:
     return Answerer(Retriever(Index.load(settings.index), load_embedder(), settings))
 
 
-def quality(answerer: Answerer, questions: list[dict[str, Any]]) -> dict[str, Any]:
+def fold_weights() -> dict[str, np.ndarray]:
+    """Article -> the short-answer weights of the cross-validation fold that held it out (bench/train_span.py)."""
+    from qa import spans
+
+    out = {}
+    for path in sorted((ROOT / "bench/results").glob("span_fold*.npz")):
+        with np.load(path) as z:
+            w = np.zeros(spans.DIM, dtype=np.float32)
+            w[z["index"]] = z["value"]
+            out.update({a: w for a in z["held"]})
+    return out
+
+
+def quality(answerer: Answerer, questions: list[dict[str, Any]], span_cv: bool = False) -> dict[str, Any]:
+    from qa import spans
+
     em, f, sent, refused, times = [], [], [], 0, []
+    folds = fold_weights() if span_cv else {}
+    shipped = spans.weights
     for q in questions:
+        if span_cv:  # the question's article was held out of the short-answer model that answers it
+            spans.weights = lambda w=folds[q["source_articles"][0]]: w  # type: ignore[misc]
         t0 = time.perf_counter()
         a = answerer.ask(q["question"])
         times.append((time.perf_counter() - t0) * 1000)
@@ -54,6 +73,7 @@ def quality(answerer: Answerer, questions: list[dict[str, Any]]) -> dict[str, An
         em.append(exact_match(pred, q["answers"]) if not a.refused else 0.0)
         f.append(f1(pred, q["answers"]) if not a.refused else 0.0)
         sent.append(bool(a.citations) and contains_answer(a.citations[0].quote, q["answers"]))
+    spans.weights = shipped
     return {
         "n": len(questions),
         "exact_match": float(np.mean(em)),
@@ -80,7 +100,7 @@ def calibrate(questions: list[dict[str, Any]], tmp: Path) -> dict[str, Any]:
         rows = []
         for q in questions:
             a = answerer.ask(q["question"])
-            rows.append((a.support, q["source_articles"][0] in inside))
+            rows.append((a.confidence, q["source_articles"][0] in inside))
         scored.append(rows)
         print(f"scored {len(rows)} questions with {len(inside)} articles indexed", flush=True)
     out: dict[str, Any] = {"folds": []}
@@ -159,6 +179,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--tune", action="store_true", help="choose the sentence weights")
+    ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/answers.json")
     args = ap.parse_args()
     questions = [json.loads(line) for line in (SQUAD / "questions.jsonl").read_text().splitlines() if line.strip()]
@@ -177,7 +198,7 @@ def main() -> None:
         if args.calibrate:
             answerer.threshold = results["calibration"]["threshold"]
         answerer.ask("warm up the caches")
-        results["quality"] = quality(answerer, questions)
+        results["quality"] = quality(answerer, questions, args.span_cv)
     print(json.dumps(results["quality"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))

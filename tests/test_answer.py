@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa import spans
 from qa.answer import Answer, Answerer, Conversation, is_follow_up
 from qa.build import build
 from qa.config import Settings
@@ -122,6 +123,22 @@ def test_web_leftovers_are_never_quoted(answerer: Answerer) -> None:
         ("Who founded the company?", "The company was founded by Steve Jobs in a garage in 1976.", "Steve Jobs"),
         ("When did the crisis begin?", "The oil crisis began in October 1973 with an embargo.", "October 1973"),
         ("Where was the summit held?", "The summit was held in Enniskillen, Northern Ireland.", "Enniskillen"),
+        (
+            "What did the company release in 2007?",
+            "In 2007 the company released the iPhone, a touchscreen phone.",
+            "iPhone",
+        ),
+        (
+            "What is the capital of Northern Ireland?",
+            "Belfast is the capital of Northern Ireland and its largest city.",
+            "Belfast",
+        ),
+        (
+            "Which river flows through Warsaw?",
+            "The Vistula River flows through Warsaw from south to north.",
+            "Vistula River",
+        ),
+        ("What was the name of the ship?", "The crew boarded a ship named the Mayflower in 1620.", "Mayflower"),
     ],
 )
 def test_short_answer_is_the_span_of_the_kind_asked_for(question: str, sentence: str, expected: str) -> None:
@@ -131,3 +148,26 @@ def test_short_answer_is_the_span_of_the_kind_asked_for(question: str, sentence:
 
 def test_why_questions_get_no_short_answer() -> None:
     assert short_answer("Why did Russia veto the resolutions?", "Russia vetoed them to protect Assad.") is None
+
+
+def test_candidate_spans_cover_entities_noun_phrases_and_subtrees_without_the_question_form() -> None:
+    info = spans.question_info("Which NFL team represented the AFC at Super Bowl 50?")
+    assert (info.kind, info.head) == ("which", "team")
+    sentence = "The AFC champion Denver Broncos defeated the NFC champion Carolina Panthers 24–10."
+    texts = {sentence[c.start : c.end] for c in spans.candidates(info, spans.nlp()(sentence))}
+    assert {"Denver Broncos", "Carolina Panthers", "24–10", "The AFC champion Denver Broncos"} <= texts
+    assert all(t == t.strip() and t for t in texts)
+
+
+def test_a_question_naming_what_the_passages_never_mention_is_refused(answerer: Answerer) -> None:
+    question = "What did Obama and Putin say about North Korea?"
+    assert "Korea" in answerer.missing_names(answerer.retriever.search(question, 5))
+    assert answerer.ask(question).refused
+
+
+def test_a_refused_follow_up_quotes_the_users_words_not_the_widened_query(answerer: Answerer) -> None:
+    chat = Conversation(answerer)
+    chat.ask("How long did the 2013 meeting between Obama and Putin last?")
+    answer = chat.ask("How much did it cost?")
+    assert answer.refused and answer.question == "How much did it cost?"
+    assert "“How much did it cost?”" in answer.text and "2013" not in answer.text
