@@ -20,6 +20,7 @@ import numpy as np
 
 from qa.chunk import sentence_spans
 from qa.dates import Period
+from qa.evaluate import normalize
 from qa.lexical import tokenize
 from qa.retrieve import Retriever, SearchResult
 from qa.shortspan import holds_kind, short_answer, strict_kind
@@ -30,11 +31,14 @@ _SEVERAL = re.compile(r"\b(?:both|each|all|compare|compared|differ|difference|tw
 # a capitalised word not opening the question or a sentence of it, or an acronym
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b(?:[A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,})\b")
 _MIN_WORDS = 4  # headings ("Iran Unresolved") are not answers
-# Stemmed words that make up a question's form; bm25s's English stop list keeps most of them.
+# Stemmed words that make up a question's form; bm25s's English stop list keeps most of them. The last line:
+# words that say how the answer is asked for ("according to the article", "how did he describe", "what is
+# her full title", "which country", "what did he say") rather than what it is about.
 QUESTION_WORDS = frozenset(
     {"how", "what", "when", "where", "who", "whom", "whose", "which", "why", "did", "doe", "do", "done", "is",
      "are", "was", "were", "be", "been", "has", "have", "had", "can", "could", "would", "should", "will", "much",
-     "mani", "long", "old", "kind", "type", "name"}
+     "mani", "long", "old", "kind", "type", "name",
+     "accord", "articl", "describ", "full", "titl", "countri", "say", "call", "both", "his", "her", "their", "its"}
 )  # fmt: skip
 
 
@@ -267,11 +271,17 @@ class Answerer:
             confidence=round(confidence, 4),
             period=found.period,
         )
+        if best < 0:
+            return refusal
+        span = short_answer(found.question, sentences[best].text)
+        short = sentences[best].text[span[0] : span[1]] if span else None
+        if short is not None and _echoes(short, found.question):
+            short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
         unsupported = (
             confidence < self.threshold or support < self.gate.least_support or bool(self.missing_names(found))
         )
-        if best < 0 or (unsupported and not self._elliptical_ok(follow_up, sentences[best].text)):
-            return replace(refusal, score=float(scores[best]) if best >= 0 else 0.0)
+        if unsupported and not self._elliptical_ok(follow_up, sentences[best].text):
+            return replace(refusal, score=float(scores[best]))
         chosen = [sentences[best]]
         other = self._second_article(found.question, sentences, feats, scores, best)
         if other is not None:
@@ -281,8 +291,6 @@ class Answerer:
             a = self.index.articles[s.article]
             citations.append(Citation(n, a.id, a.title, a.date, s.start, s.end, a.text[s.start : s.end]))
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        span = short_answer(found.question, chosen[0].text)
-        short = chosen[0].text[span[0] : span[1]] if span else None
         return replace(
             refusal, text=text, short=short, citations=tuple(citations), refused=False, score=float(scores[best])
         )
@@ -389,6 +397,12 @@ def _with_question(answer: Answer, question: str) -> Answer:
     """The answer to a follow-up, under the user's own words (not the query widened with the turn before)."""
     question = " ".join(question.split())
     return replace(answer, question=question, text=refusal_text(question) if answer.refused else answer.text)
+
+
+def _echoes(short: str, question: str) -> bool:
+    """The short answer only repeats the question's own words: it tells the reader nothing."""
+    words = normalize(short).split()
+    return bool(words) and set(words) <= set(normalize(question).split())
 
 
 def refusal_text(question: str) -> str:

@@ -39,7 +39,7 @@ _NUMERIC = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 _AMOUNT_Q = re.compile(r"\bhow (?:long|many|much|old)\b", re.IGNORECASE)
 _HAS_NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundred|thousand|million|billion|dozen|half|several|few)\b",
+    r"hundred|thousand|million|billion|dozen|half|several|few|once|twice|thrice)\b",
     re.IGNORECASE,
 )
 
@@ -72,6 +72,11 @@ _DATE_LIKE = re.compile(
     r"August|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
     r"today|yesterday)\b"
 )
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_CALENDAR = re.compile(
+    rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:1[0-9]|20)\d\d)?\b|\b\d{{1,2}}\s+{_MONTHS}\b|"
+    r"\b(?:1[0-9]|20)\d\d\b"
+)
 _DURATION = re.compile(
     r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|several|few|many|a)\b)[\w,.-]*\s+"
     r"(?:\w+\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century)\b",
@@ -88,7 +93,8 @@ def holds_kind(question: str, sentence: str) -> bool:
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
         return _DURATION.search(sentence) is not None
     if _AMOUNT_Q.search(question) or set(kinds) & _NUMERIC:
-        return _HAS_NUMBER.search(sentence) is not None
+        # "June 16" or "in 2012" is a date, not an amount
+        return _HAS_NUMBER.search(_CALENDAR.sub(" ", sentence)) is not None
     if "DATE" in kinds:
         return _DATE_LIKE.search(sentence) is not None
     q_words = set(normalize(question).split())
