@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARTICLES ?= seeds
 INDEX ?= index
+HOST ?= 127.0.0.1
+PORT ?= 7860
 
-.PHONY: install run index test lint pytest bench clean
+.PHONY: install run index test lint pytest chromium bench eval clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,23 +25,33 @@ install: $(STAMP)
 index: install
 	$(BIN)/qa index build --articles $(ARTICLES) --index $(INDEX)
 
-# Until the chat app lands, `make run` builds the index and shows what it holds.
+# The chat app on the seeds index: open http://$(HOST):$(PORT) (Ctrl-C stops it).
 run: index
-	$(BIN)/qa index status --index $(INDEX)
+	$(BIN)/qa serve --index $(INDEX) --articles $(ARTICLES) --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check qa tests bench
-	$(BIN)/ruff format --check qa tests bench
+	$(BIN)/ruff check qa tests bench app.py
+	$(BIN)/ruff format --check qa tests bench app.py
 	$(BIN)/mypy
 
-pytest: install
+# The browser tests drive Debian's chromium (Playwright never downloads a browser of its own).
+chromium:
+	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+pytest: install chromium
 	$(BIN)/pytest
 
 test: lint pytest
 
+# The README's Performance table in one run (about an hour on 2 cores; `--quick` for a smoke run): qa against the
+# plain LangChain pipeline (the `bench` extra), backends, latency, 1M vectors. Writes bench/results/perf.json.
 bench: install
-	cd bench && ../$(BIN)/python chunk_sizes.py
-	cd bench && ../$(BIN)/python build.py
+	$(BIN)/pip install -q -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/perf.py
+
+# The seed question set: its own index in eval/report/index (so index/ is left as it is), report in eval/report/.
+eval: install
+	$(BIN)/qa eval --articles seeds --questions eval/questions.jsonl --index eval/report/index --out eval/report
 
 clean:
 	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache

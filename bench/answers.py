@@ -5,9 +5,10 @@
 1. Index all 16 articles; ask every question (warm); report EM/F1 of short_answer (else answer),
    sentence_accuracy (the first cited quote holds a gold answer), how often a question was refused, and
    ask latency p50/p95.
-2. --calibrate: the refusal gate's threshold (on Answer.confidence). Index 8 articles; the questions of the other 8 have no answer in
-   the index (labelled unanswerable), those of the 8 are answerable. The threshold is chosen on one half
-   of the articles and its refusal precision/recall reported on the other (then the halves swap).
+2. --calibrate: the refusal gate's threshold (on Answer.confidence). Index 8 articles; the questions of
+   the other 8 have no answer in the index (labelled unanswerable), those of the 8 are answerable. The
+   threshold is chosen on one half of the articles and its refusal precision/recall reported on the
+   other (then the halves swap).
 Writes bench/results/answers.json.
 """
 

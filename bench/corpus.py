@@ -4,6 +4,16 @@ Method: every article of squad-dev16 is a list of paragraphs; a synthetic articl
 consecutive paragraphs of one of them (title "<Title> (paragraphs i-j)"), so every text is real prose,
 distinct, and 1,400-2,800 characters long like a news story. Windows are shuffled with a fixed seed and
 the first N are written, one .txt file each. squad-dev16 yields 2,259 such windows.
+
+The large corpus (bench/perf.py, about 5,000 articles) uses windows of 2 to 8 paragraphs: 5,047 distinct
+articles, 3,500 characters on average (median 3,200; 500-600 words, a long news story); the first 5,000 of
+them in the same shuffled order.
+
+Synthetic vectors (bench/perf.py's scale part) are clustered, not uniform noise, so that nearest neighbours
+mean something: 2,000 random unit centres in 384 dimensions; each vector is a centre plus Gaussian noise whose
+spread falls off over a random basis (standard deviation 0.12 / sqrt(i) along the i-th direction, so most of
+the variation lies in a few dozen directions, as in real sentence embeddings), normalised to unit length.
+Queries are drawn the same way (new points, not copies of stored ones).
 """
 
 from __future__ import annotations
@@ -11,8 +21,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD_ARTICLES = ROOT / "eval" / "squad-dev16" / "articles"
+LARGE_SIZES = (2, 3, 4, 5, 6, 7, 8)
 
 
 def windows(sizes: tuple[int, ...] = (2, 3, 4), seed: int = 13) -> list[tuple[str, str]]:
@@ -26,9 +39,9 @@ def windows(sizes: tuple[int, ...] = (2, 3, 4), seed: int = 13) -> list[tuple[st
     return out
 
 
-def write_corpus(folder: Path, n: int, skip: int = 0) -> list[Path]:
+def write_corpus(folder: Path, n: int, skip: int = 0, sizes: tuple[int, ...] = (2, 3, 4)) -> list[Path]:
     """Write articles skip..skip+n-1 of the shuffled windows into `folder` as 000123.txt files."""
-    all_windows = windows()
+    all_windows = windows(sizes)
     if skip + n > len(all_windows):
         raise SystemExit(f"squad-dev16 gives {len(all_windows)} windows; asked for {skip + n}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -39,3 +52,21 @@ def write_corpus(folder: Path, n: int, skip: int = 0) -> list[Path]:
         path.write_text(f"---\ntitle: {title!r}\n---\n{text}\n", encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def synthetic_vectors(n: int, dim: int = 384, seed: int = 7, centres: int = 2000) -> np.ndarray:
+    """n clustered unit vectors (see the module docstring); the same seed gives the same vectors and queries
+    come from another seed."""
+    rng = np.random.default_rng(1234)  # the clusters are the same for every seed
+    centre = rng.standard_normal((centres, dim)).astype(np.float32)
+    centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+    basis = np.linalg.qr(rng.standard_normal((dim, dim)))[0].astype(np.float32)
+    spread = (0.12 / np.sqrt(np.arange(1, dim + 1))).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        noise = (rng.standard_normal((m, dim), dtype=np.float32) * spread) @ basis.T
+        v = centre[rng.integers(0, centres, m)] + noise
+        out[start : start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out

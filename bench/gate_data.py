@@ -39,7 +39,7 @@ def main() -> None:
             answerer = answerer_for(folder, Path(tmp))
             for q in questions:
                 found = answerer.retriever.search(q["question"], 5)
-                sentences, feats = answerer.sentence_features(found)
+                _, feats = answerer.sentence_features(found)
                 scores = feats @ answerer.weights.vector()
                 best = int(np.argmax(scores)) if len(scores) else -1
                 out.append(

@@ -57,14 +57,14 @@ def featurize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **r,
                 "chosen": chosen,
                 "groups": groups,
-                "gold_texts": [s[3] for s, g in zip(r["sentences"], r["gold"]) if g],
+                "gold_texts": [s[3] for s, g in zip(r["sentences"], r["gold"], strict=True) if g],
             }
         )
     return out
 
 
 def design(items: list[tuple[list[tuple[int, ...]], np.ndarray]]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """Stack groups: X (candidates × DIM), target weights y (sum 1 per group), group index per candidate."""
+    """Stack groups: X (candidates by DIM), target weights y (sum 1 per group), group index per candidate."""
     indptr, indices, ys, gid = [0], [], [], []
     for g, (feats, y) in enumerate(items):
         for f in feats:

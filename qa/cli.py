@@ -81,6 +81,10 @@ def index_build(
 
     settings = _settings(articles=articles, index=index, model=model)
     report = build(settings, rebuild=rebuild, progress=sys.stderr.isatty() and not json_out)
+    if settings.dense != "flat":  # bring the approximate index up to date now, not at the first search
+        from qa.store import Index
+
+        Index.load(settings.index, settings.dense)
     for problem in report.problems:
         typer.echo(f"warning: skipped {problem}", err=True)
     for aid in report.kept:
@@ -211,6 +215,55 @@ def ask_cmd(
         typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
 
 
+@app.command("eval")
+@_errors
+def eval_cmd(
+    questions: Annotated[
+        Path, typer.Option("--questions", help="Questions file (JSONL: id, question, answers, source_articles, type).")
+    ] = Path("eval/questions.jsonl"),
+    articles: Annotated[
+        Path | None, typer.Option("--articles", help="Build or update the index from this folder first.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, report.png.")] = Path(
+        "eval/report"
+    ),
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    index: IndexOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score the answers on a question set: retrieval hit@k, EM/F1, citations, refusals, latency.
+
+    Every gold answer must be verbatim in its source article (checked first). With --articles the index
+    in --index is first made to match that folder exactly (articles not in it are removed from the index).
+
+    Examples:  qa eval --articles seeds --index /tmp/seed-index   ·   qa eval --limit 20 --json
+    """
+    from qa.eval_report import metric_rows, write_report
+    from qa.eval_run import run_eval
+
+    def open_retriever(settings: Settings) -> Retriever:
+        return _open_for("eval", 1, settings.index)  # the index and model loaded exactly as for `qa ask`
+
+    progress = sys.stderr.isatty()
+    settings = _settings(index=index)
+    result = run_eval(settings, questions, open_retriever, build_from=articles, limit=limit, progress=progress)
+    paths = write_report(out, result.report)
+    if (b := result.report["build"]) is not None:
+        typer.echo(
+            f"index {settings.index}: {b['articles']} articles, {b['chunks']} chunks "
+            f"({b['added']} added, {b['changed']} changed, {b['removed']} removed)",
+            err=True,
+        )
+    for note in result.report["notes"]:
+        typer.echo(f"note: {note}", err=True)
+    if json_out:
+        typer.echo(json.dumps(result.summary))
+        return
+    for metric, value, over in metric_rows(result.report):
+        typer.echo(f"{metric:28} {value:>15}  {over}")
+    typer.echo("report: " + ", ".join(str(p) for p in paths))
+
+
 def answer_dict(answer: Answer, index: Index) -> dict[str, Any]:
     """DESIGN.md's `qa ask --json` shape."""
     return {
@@ -247,7 +300,8 @@ def _open_for(question: str, k: int, index: Path | None) -> Retriever:
         raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
     settings = _settings(index=index)
     check_index(settings)
-    return Retriever(Index.load(settings.index), load_embedder(settings.model, settings.batch_size), settings)
+    embedder = load_embedder(settings.model, settings.batch_size, settings.backend)
+    return Retriever(Index.load(settings.index, settings.dense), embedder, settings)
 
 
 def passage_dict(p: Passage, index: Index) -> dict[str, Any]:
@@ -263,6 +317,27 @@ def passage_dict(p: Passage, index: Index) -> dict[str, Any]:
         "text": p.chunk.text,
         "score": p.score,
     }
+
+
+@app.command("serve")
+@_errors
+def serve_cmd(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 7860)")] = None,
+    index: IndexOpt = None,
+    articles: ArticlesOpt = None,
+) -> None:
+    """The chat app in the browser (same as `python app.py`): answers with highlighted sources, and uploads.
+
+    The index is first brought up to date with the articles folder; uploaded articles are saved into it.
+
+    Examples:  qa serve   ·   qa serve --port 8080   ·   qa serve --index ~/news-index --articles ~/news
+    """
+    from qa.web import serve
+
+    serve(_settings(index=index, articles=articles), host=host, port=port)
 
 
 def main() -> None:

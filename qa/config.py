@@ -21,6 +21,17 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CHUNK_SIZE = 1000
 DEFAULT_CHUNK_OVERLAP = 200
 
+# How the embedding model runs (qa/embed.py; figures in the README from bench/perf.py): "torch" is
+# sentence-transformers; "onnx" the same model exported to ONNX Runtime with fused attention: torch's vectors,
+# 2-3x as fast; "onnx-int8" that with int8 weights: faster again, hit@5 on squad-dev16 within a point, but its
+# vectors move answers and refusals that were calibrated on float vectors, so it is opt-in.
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx"
+# The dense index searched: "flat" is exact; "hnsw" (HNSW graph over 8-bit vectors, re-scored exactly) is
+# approximate and meant for large corpora (bench/perf.py: 1M vectors).
+DENSE_KINDS = ("flat", "hnsw")
+DEFAULT_DENSE = "flat"
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -30,6 +41,8 @@ class Settings:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     batch_size: int = 32
+    backend: str = DEFAULT_BACKEND
+    dense: str = DEFAULT_DENSE
     # Retrieval: candidates per first-stage retriever, the reciprocal-rank-fusion constant, second stage on/off.
     candidates: int = 50
     rrf_k: int = 5  # measured on squad-dev16: 5 > 10 > 20 > 30 > 60 (hit@5 0.951 ... 0.936)
@@ -49,6 +62,8 @@ class Settings:
             raise SettingsError(f"batch_size must be greater than 0, got {self.batch_size}: set QA_BATCH_SIZE")
         if not self.model.strip():
             raise SettingsError("model must not be empty: set QA_MODEL or leave it unset for the default")
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("dense", self.dense, DENSE_KINDS)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -67,6 +82,17 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}: set QA_{name.upper()}")
+    return value
+
+
+def choice_from_env(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One choice setting read from QA_<NAME>, for code that is handed no Settings (see qa.embed, qa.store)."""
+    return check_choice(name, os.environ.get(f"QA_{name.upper()}") or default, choices)
 
 
 def _convert(name: str, raw: str, default: object) -> object:

@@ -1,16 +1,47 @@
-"""Metric functions, as DESIGN.md defines them (SQuAD v1.1 normalisation)."""
+"""Metric functions, as DESIGN.md defines them (SQuAD v1.1 normalisation).
+
+Punctuation is ASCII punctuation, deleted as in the official SQuAD script ("al-Assad" -> "alassad"), and also
+any other Unicode punctuation, which the official script keeps glued to the words: news text quotes with curly
+quotes and apostrophes (U+201C/U+201D, U+2019), deleted like their ASCII forms, and separates clauses with
+dashes (U+2013/U+2014, "bases of the Adriatic\u2014fell"), which become spaces.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import string
+import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from qa.types import Passage
 
+if TYPE_CHECKING:
+    from qa.answer import Citation
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+class _PunctuationTable(dict[int, int | None]):
+    """str.translate table deleting punctuation; a character's entry is worked out on first sight."""
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        category = unicodedata.category(char)
+        value: int | None = code
+        if char in string.punctuation:
+            value = None
+        elif category == "Pd":
+            value = ord(" ")
+        elif category.startswith("P"):
+            value = None
+        self[code] = value
+        return value
+
+
+_PUNCT = _PunctuationTable()
 
 
 def normalize(text: str) -> str:
@@ -57,3 +88,38 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Whether a normalised gold answer occurs in the normalised text, on word boundaries."""
     padded = f" {normalize(text)} "
     return any(f" {g} " in padded for g in (normalize(a) for a in answers) if g)
+
+
+def citations_correct(citations: Sequence[Citation], texts: Mapping[str, str], sources: Sequence[str]) -> bool:
+    """Every quote is exactly its article's text at its offsets, and some citation is from a source article."""
+    exact = all(c.article in texts and texts[c.article][c.start : c.end] == c.quote and c.quote for c in citations)
+    return bool(citations) and exact and any(c.article in sources for c in citations)
+
+
+def refusal_metrics(refused: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float | None]:
+    """A refusal is correct on an unanswerable question. precision = correct refusals / refusals,
+    recall = correct refusals / unanswerable questions; None where the denominator is 0, and both None
+    when no question is unanswerable (no refusal could be right: see answerable_refused instead)."""
+    pairs = list(zip(refused, answerable, strict=True))
+    correct = sum(1 for r, a in pairs if r and not a)
+    refusals = sum(1 for r, _ in pairs if r)
+    unanswerable = sum(1 for _, a in pairs if not a)
+    return {
+        "precision": correct / refusals if refusals and unanswerable else None,
+        "recall": correct / unanswerable if unanswerable else None,
+    }
+
+
+def mean(values: Sequence[float]) -> float | None:
+    """The mean, or None for no values (a rate over nothing is undefined, not 0)."""
+    return math.fsum(values) / len(values) if values else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100), interpolated linearly between the closest ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

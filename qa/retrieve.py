@@ -128,15 +128,8 @@ class Retriever:
         return np.flatnonzero((inside | undated)[self.row_article])
 
     def _dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        import faiss
-
-        params = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(allowed)  # a local keeps it alive while faiss holds a pointer to it
-            params = faiss.SearchParameters()
-            params.sel = selector
-        scores, rows = self.index.faiss.search(qv.reshape(1, -1), min(n, len(self.index)), params=params)
-        return {int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0}
+        """Row -> cosine of the n nearest rows, best first (flat or HNSW: the index's dense setting)."""
+        return dict(self.index.dense_search(qv, n, allowed))
 
     def _bm25(self, q_tokens: list[str], n: int, allowed: np.ndarray | None) -> dict[int, float]:
         scores = self.index.bm25.scores(q_tokens)

@@ -6,6 +6,7 @@ Layout of index/:
     seg-NNNNNN.chunks.jsonl    {"id", "article", "start", "end"} for each vector, in the same order
     seg-NNNNNN.articles.jsonl  the articles those chunks came from, with their full text
     seg-NNNNNN.tokens.npz      the chunks' BM25 tokens (stemmed words), same order
+    ann-hnsw-*.faiss / .json   with QA_DENSE=hnsw only: the approximate index over the live vectors (qa/ann.py)
 
 A build only adds a segment, then atomically replaces manifest.json; a chunk is live while the manifest
 lists its id in a live article's range. So a build killed at any moment leaves the old manifest pointing at
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.config import DEFAULT_DENSE, DENSE_KINDS, check_choice, choice_from_env
 from qa.errors import IndexMismatchError, IndexMissingError
 from qa.lexical import BM25Index, SegmentTokens, write_tokens
 from qa.types import Article, Chunk, Passage
@@ -166,13 +168,16 @@ def remove_orphans(index_dir: Path, manifest: dict[str, Any]) -> int:
 
 
 class Index:
-    """A loaded index: live articles, live chunks and one in-memory FAISS index over their vectors."""
+    """A loaded index: live articles, live chunks and their vectors, searched exactly (flat FAISS) or, with
+    dense="hnsw" (QA_DENSE), through an HNSW graph kept beside the segments (qa/ann.py)."""
 
-    def __init__(self, index_dir: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, index_dir: Path, manifest: dict[str, Any], dense: str | None = None) -> None:
         import faiss
 
         self.dir = index_dir
         self.manifest = manifest
+        self.dense = check_choice("dense", dense or choice_from_env("dense", DENSE_KINDS, DEFAULT_DENSE), DENSE_KINDS)
+        self.segment_rows: dict[str, tuple[int, int]] = {}  # each segment's live rows, start and end
         live: dict[str, dict[str, Any]] = manifest["articles"]
         self.articles: dict[str, Article] = {}
         self.chunks: list[Chunk] = []
@@ -194,6 +199,7 @@ class Index:
                     f"{index_dir} is damaged ({seg}: {type(e).__name__}): run `qa index build --rebuild`"
                 ) from None
             keep = [n for n, r in enumerate(rows) if _is_live(r, live, seg)]
+            self.segment_rows[seg] = (len(self.chunks), len(self.chunks) + len(keep))
             if not keep:
                 continue
             seg_vectors = flat.reconstruct_n(0, flat.ntotal)
@@ -207,8 +213,59 @@ class Index:
         self.dim = int(manifest["model"]["dim"])
         self.ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
         self.vectors = np.vstack(vectors) if vectors else np.zeros((0, self.dim), dtype=np.float32)
-        self.faiss = faiss.IndexFlatIP(self.dim)
-        self.faiss.add(self.vectors)
+
+    @functools.cached_property
+    def faiss(self) -> Any:
+        """The exact (flat, inner product) FAISS index over the live vectors, row for row."""
+        import faiss
+
+        flat = faiss.IndexFlatIP(self.dim)
+        flat.add(self.vectors)
+        return flat
+
+    @functools.cached_property
+    def ann(self) -> Any:
+        """The HNSW index over the live vectors (by chunk id), or None with dense="flat"."""
+        if self.dense == "flat" or not self.chunks:
+            return None
+        from qa import ann
+
+        return ann.load_or_build(self.dir, self.segment_rows, self.vectors, self.ids)
+
+    @functools.cached_property
+    def rows(self) -> Any:
+        """Chunk id -> row (qa.ann.RowMap), for what the HNSW index answers."""
+        from qa import ann
+
+        return ann.RowMap(self.ids)
+
+    def dense_search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(row, cosine) of the n rows nearest to a normalised query vector, best first; only `allowed` rows
+        when given. Exact with dense="flat"; with "hnsw", graph candidates re-scored exactly, and a restricted
+        search (`allowed`) is exact over the allowed rows."""
+        n = min(n, len(self.chunks))
+        if n <= 0:
+            return []
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if self.ann is None:
+            import faiss
+
+            params = None
+            if allowed is not None:
+                selector = faiss.IDSelectorBatch(allowed)  # a local keeps it alive while faiss holds a pointer to it
+                params = faiss.SearchParameters()
+                params.sel = selector
+            scores, rows = self.faiss.search(q, n, params=params)
+            return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+        if allowed is None:
+            from qa import ann
+
+            candidates = ann.live_rows(self.ann, q, n, self.rows)
+        else:
+            candidates = np.asarray(allowed, dtype=np.int64)
+        exact = self.vectors[candidates] @ q[0]
+        best = np.argsort(-exact, kind="stable")[:n]
+        return [(int(candidates[i]), float(exact[i])) for i in best]
 
     @functools.cached_property
     def bm25(self) -> BM25Index:
@@ -216,8 +273,11 @@ class Index:
         return BM25Index(self.tokens)
 
     @classmethod
-    def load(cls, index_dir: Path) -> Index:
-        return cls(index_dir, require_manifest(index_dir))
+    def load(cls, index_dir: Path, dense: str | None = None) -> Index:
+        """The index in index_dir; `dense` is flat or hnsw (default: QA_DENSE, else flat)."""
+        index = cls(index_dir, require_manifest(index_dir), dense)
+        _ = index.ann  # an approximate index is loaded (or brought up to date) now, not by the first search
+        return index
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -226,16 +286,7 @@ class Index:
         """The k chunks nearest to a normalised query vector, best first."""
         if k <= 0:
             raise ValueError(f"k must be greater than 0, got {k}")
-        if not self.chunks:
-            return []
-        scores, rows = self.faiss.search(
-            np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, len(self.chunks))
-        )
-        return [
-            Passage(self.chunks[r], float(s), rank)
-            for rank, (s, r) in enumerate(zip(scores[0], rows[0], strict=True), start=1)
-            if r >= 0
-        ]
+        return [Passage(self.chunks[r], s, rank) for rank, (r, s) in enumerate(self.dense_search(query, k), start=1)]
 
 
 def _is_live(row: dict[str, Any], live: dict[str, dict[str, Any]], seg: str) -> bool:
