@@ -142,9 +142,9 @@ def part_backends(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) 
     best = min(out["sweep"], key=lambda s: s["seconds"])
     rows.append(
         Row(
-            f"onnx, texts a run x threads (forward on {best['texts']} chunks, best of 3)",
-            ", ".join(f"{s['batch']}x{s['threads'] or 'auto'}: {s['seconds']:.2f}s" for s in out["sweep"])
-            + f"; best {best['batch']}x{best['threads'] or 'auto'}",
+            f"onnx, sessions x threads x texts a run (forward on {best['texts']} chunks, best of 3)",
+            ", ".join(f"{s['sessions']}x{s['threads']}x{s['batch']}: {s['seconds']:.2f}s" for s in out["sweep"])
+            + f"; best {best['sessions']}x{best['threads']}x{best['batch']}",
         )
     )
     return rows

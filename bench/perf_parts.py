@@ -286,14 +286,16 @@ def compare_backends(tmp: Path, repeat: int, questions: list[dict[str, Any]]) ->
 
 
 def sweep_onnx(quick: bool) -> list[dict[str, Any]]:
-    """The onnx backend's forward time by texts a run and ONNX Runtime threads, alternated, best of 3."""
+    """The onnx backend's forward time by texts a run, ONNX Runtime threads a session and sessions side by
+    side (qa's default: one single-threaded session a core), alternated, best of 3."""
     from qa.embed import DEFAULT_MODEL
-    from qa.onnx_backend import OnnxRunner, onnx_export
+    from qa.onnx_backend import OnnxRunner, _cores, onnx_export
 
     texts = squad_texts()[: 128 if quick else 256]
     folder = onnx_export(DEFAULT_MODEL)
-    configs = [(threads, batch) for threads in (1, 2) for batch in (1, 4, 8, 32)]
-    runners = {c: OnnxRunner(folder, threads=c[0], batch=c[1]) for c in configs}
+    configs = [(1, threads, batch) for threads in (1, 2) for batch in (1, 4, 8, 32)]
+    configs += [(_cores(), 1, batch) for batch in (1, 4)]
+    runners = {c: OnnxRunner(folder, workers=c[0], threads=c[1], batch=c[2]) for c in configs}
     best = dict.fromkeys(configs, float("inf"))
     for runner in runners.values():
         runner.encode(texts[:8], False, 0)
@@ -302,7 +304,10 @@ def sweep_onnx(quick: bool) -> list[dict[str, Any]]:
             t0 = time.perf_counter()
             runners[c].encode(texts, False, 0)
             best[c] = min(best[c], time.perf_counter() - t0)
-    out = [{"threads": t, "batch": b, "seconds": round(best[t, b], 3), "texts": len(texts)} for t, b in configs]
+    out = [
+        {"sessions": w, "threads": t, "batch": b, "seconds": round(best[w, t, b], 3), "texts": len(texts)}
+        for w, t, b in configs
+    ]
     print(f"  sweep: {out}", flush=True)
     return out
 

@@ -5,8 +5,8 @@ covers (IDF-weighted words and word pairs), how close its meaning is (MiniLM cos
 passage ranked. A second article is cited too when the question asks about several ("both meetings")
 or its best sentence is nearly as good. Factoid questions also get a short answer span (qa.shortspan).
 The refusal gate (Gate) weighs how much of the question the best passages hold, how close the best sentence
-is in meaning and how well the best passage scored; it was fitted on questions whose article is not in the
-index (bench/gate_data.py).
+is in meaning and how well the best passage scored; it was fitted on labelled unanswerable questions, both
+off-topic ones and near misses about the same story (bench/gate.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from qa.chunk import sentence_spans
 from qa.dates import Period
 from qa.evaluate import normalize
+from qa.gate import Gate
 from qa.lexical import tokenize
 from qa.retrieve import Retriever, SearchResult
 from qa.shortspan import holds_kind, short_answer, strict_kind
@@ -63,28 +64,6 @@ class SentenceWeights:
              self.length],
             dtype=np.float32,
         )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """Whether the articles answer at all: a logistic model over three signals, refuse below 0.
-
-    Fitted by bench/gate_data.py + bench/answers.py's setup: 1,500 squad-dev16 questions asked of an index of
-    half the articles (questions about the other half are the unanswerable ones), both halves. Fitted on one
-    half and scored on the other: refusal precision 0.978 / 0.955, recall 0.965 / 0.960, answerable questions
-    refused 2.7% / 3.6% (the `support`-only threshold before: precision 0.96 / 0.84, recall 0.90 / 0.90,
-    answerable refused 4.3% / 14.2%). The threshold is the one with the best refusal F1."""
-
-    support: float = 6.177  # share of the question's content words (IDF-weighted) the best passages hold
-    cosine: float = 11.862  # MiniLM cosine of the question and the best sentence
-    passage: float = 4.193  # the best passage's retrieval score
-    bias: float = -13.798
-    # Whatever the rest says, an answer needs the best passages to hold this share of the question's words:
-    # questions about the same story that the articles don't answer (seed questions) are close in meaning.
-    least_support: float = 0.35
-
-    def value(self, support: float, cosine: float, passage: float) -> float:
-        return self.support * support + self.cosine * cosine + self.passage * passage + self.bias
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +188,23 @@ class Answerer:
             [coverage, pair_cov, cosine, rank, kind, window, title, passage, length], axis=1
         ).astype(np.float32)
 
+    def gate_signals(
+        self, found: SearchResult, feats: np.ndarray | None = None, best: int | None = None
+    ) -> dict[str, float]:
+        """The refusal gate's signals (GATE_SIGNALS) for the passages found and the best sentence among them."""
+        if feats is None or best is None:
+            _, feats, scores = self.score_sentences(found)
+            best = int(np.argmax(scores)) if len(scores) else -1
+        row = feats[best] if best >= 0 else np.zeros(len(self.weights.vector()), dtype=np.float32)
+        return {
+            "support": self.support(found),
+            "cosine": float(row[2]),
+            "passage": found.passages[0].score if found.passages else 0.0,
+            "coverage": float(row[0]),
+            "window": float(row[5]),
+            "kind": float(row[4]),
+        }
+
     def _content_tokens(self, found: SearchResult) -> list[str]:
         """The question's words that carry its content. Its form ("how long did") says what is asked, not
         what the answer says; a period already chose the articles, so its words are not evidence either."""
@@ -254,10 +250,10 @@ class Answerer:
         follow_up: str | None = None,
     ) -> Answer:
         """The answer (timings are filled in by `ask`)."""
-        support = self.support(found)
         best = int(np.argmax(scores)) if len(scores) else -1
-        top_passage = found.passages[0].score if found.passages else 0.0
-        confidence = self.gate.value(support, float(feats[best, 2]), top_passage) if best >= 0 else -1e9
+        signals = self.gate_signals(found, feats, best)
+        support = signals["support"]
+        confidence = self.gate.value(signals) if best >= 0 else -1e9
         refusal = Answer(
             question=found.question,
             text=refusal_text(found.question),

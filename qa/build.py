@@ -21,7 +21,7 @@ from qa.chunk import chunk_article
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder, model_id
 from qa.errors import ArticlesError, IndexBusyError
-from qa.ingest import FileRead, content_hash, file_digest, list_files, read_file, text_hash
+from qa.ingest import FileRead, Listed, content_hash, file_digest, read_file, scan_files, text_hash
 from qa.lexical import TOKENIZER, tokenize
 from qa.store import (
     FORMAT,
@@ -105,14 +105,17 @@ def build(
     """Bring the index in `settings.index` up to date with `settings.articles`."""
     t0 = time.perf_counter()
     scan_ns = time.time_ns()
-    files, problems = list_files(settings.articles)  # fails before touching the index
+    files, problems = scan_files(settings.articles)  # fails before touching the index
     index_dir = settings.index
     mid = model_id(settings.model)
     chunker = chunker_settings(settings)
     with _locked(index_dir):
         old = None if rebuild else read_manifest(index_dir)
+        # An index whose only difference is the keyword tokenizer (a qa upgrade) keeps its vectors: its stored
+        # chunk texts are tokenized again below, nothing is re-embedded.
+        retokenize = old is not None and old["chunker"] != chunker and _tokenizer_only(old["chunker"], chunker)
         if old is not None:
-            check_compatible(old, mid, chunker, index_dir)
+            check_compatible(old, mid, old["chunker"] if retokenize else chunker, index_dir)
         report = BuildReport(problems=problems)
         old_articles: dict[str, dict[str, Any]] = old["articles"] if old else {}
         old_files: dict[str, dict[str, Any]] = old["files"] if old else {}
@@ -121,10 +124,17 @@ def build(
         current: dict[str, dict[str, Any]] = {}  # article id -> entry (hash, text_hash, file, ...)
         parsed: dict[str, Article] = {}
         files_out: dict[str, dict[str, Any]] = {}
-        for rel, path in files:
+        for listed in files:
+            rel = listed.rel
             known = old_files.get(rel)
-            stat = _stat(path, scan_ns)
-            got = _read_or_reuse(rel, path, known, old_articles, stat)
+            stat = _stat(listed, scan_ns)
+            reused = known if known is not None and stat is not None and known.get("stat") == stat else None
+            if reused is not None and all(aid in old_articles for aid in reused["articles"]):  # nothing to read
+                files_out[rel] = reused
+                for aid in reused["articles"]:
+                    current[aid] = old_articles[aid]
+                continue
+            got = _read_or_reuse(listed, known, old_articles)
             report.problems.extend(got.problems)
             if got.digest is None:  # unreadable now: keep what was indexed from it
                 if known:
@@ -173,9 +183,10 @@ def build(
             new_entries[aid] = _entry(article, entry["file"])
         report.removed = sorted(set(old_articles) - set(new_entries))
         for aid, entry in new_entries.items():
-            entry["also"] = sorted(report.duplicates.get(aid, []))
+            also = report.duplicates.get(aid)
+            entry["also"] = sorted(also) if also else []
 
-        if old is not None and report.up_to_date and _same_aliases(old_articles, new_entries):
+        if old is not None and report.up_to_date and not retokenize and _same_aliases(old_articles, new_entries):
             report.articles, report.chunks = old["counts"]["articles"], old["counts"]["chunks"]
             report.seconds = time.perf_counter() - t0
             return report
@@ -208,8 +219,8 @@ def build(
         manifest["articles"] = new_entries
         manifest["files"] = files_out
         _finish(manifest, report)
-        if _needs_compaction(manifest):
-            _compact(index_dir, manifest)
+        if retokenize or _needs_compaction(manifest):
+            _compact(index_dir, manifest, retokenize=retokenize)
             report.compacted = True
         _failpoint("before-manifest")
         write_manifest(index_dir, manifest)
@@ -219,34 +230,27 @@ def build(
     return report
 
 
-def _stat(path: Path, scan_ns: int) -> list[int] | None:
+def _stat(listed: Listed, scan_ns: int) -> list[int] | None:
     """(size, mtime) of a file old enough to be trusted: one written within the last second may change
     again without its mtime moving (coarse kernel clocks), so it is always hashed (git's "racy clean")."""
-    try:
-        st = path.stat()
-    except OSError:
+    if listed.mtime_ns < 0:
         return None
-    return [st.st_size, st.st_mtime_ns] if st.st_mtime_ns < scan_ns - 1_000_000_000 else None
+    return [listed.size, listed.mtime_ns] if listed.mtime_ns < scan_ns - 1_000_000_000 else None
 
 
-def _read_or_reuse(
-    rel: str, path: Path, known: dict[str, Any] | None, old_articles: dict[str, dict[str, Any]], stat: list[int] | None
-) -> FileRead:
-    """Parse the file, unless it is the same as last time: then stubs (id only) stand for its articles.
-
-    Same size and mtime as recorded means the same file without reading it, as git assumes; otherwise its
-    bytes are hashed, and only a different hash makes it parsed again."""
+def _read_or_reuse(listed: Listed, known: dict[str, Any] | None, old_articles: dict[str, dict[str, Any]]) -> FileRead:
+    """Parse a file whose size or mtime is not the one recorded (the same ones mean the same file, as git
+    assumes: build() skips those), unless its bytes hash the same as last time: then stubs (id only) stand
+    for its articles."""
     if known is not None and all(aid in old_articles for aid in known["articles"]):
         stubs = [Article(id=aid, title="", text="") for aid in known["articles"]]
-        if stat is not None and known.get("stat") == stat:
-            return FileRead(rel, known["hash"], stubs)
         try:
-            digest = file_digest(path.read_bytes())
+            digest = file_digest(Path(listed.path).read_bytes())
         except OSError:
             digest = None
         if digest == known["hash"]:
-            return FileRead(rel, digest, stubs)
-    return read_file(rel, path)
+            return FileRead(listed.rel, digest, stubs)
+    return read_file(listed.rel, Path(listed.path))
 
 
 def _reparse(folder: Path, rel: str, aid: str) -> Article:
@@ -314,13 +318,19 @@ def _needs_compaction(manifest: dict[str, Any]) -> bool:
     return manifest["counts"]["chunks"] < _MIN_LIVE_SHARE * stored
 
 
-def _compact(index_dir: Path, manifest: dict[str, Any]) -> None:
-    """Rewrite every live vector into one segment (no re-embedding: vectors are read back)."""
+def _tokenizer_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return {**old, "tokenizer": None} == {**new, "tokenizer": None}
+
+
+def _compact(index_dir: Path, manifest: dict[str, Any], retokenize: bool = False) -> None:
+    """Rewrite every live vector into one segment (no re-embedding: vectors are read back); with `retokenize`,
+    the chunks' keyword tokens are made again from their stored text with the current tokenizer."""
     current = Index(index_dir, manifest)
+    tokens = current.tokens
+    if retokenize:
+        tokens = tokenize([embed_text(current.articles[c.article], c.text) for c in current.chunks])
     seg = _new_segment(manifest, len(current.ids))
-    write_segment(
-        index_dir, seg, current.ids, current.chunks, current.vectors, current.tokens, list(current.articles.values())
-    )
+    write_segment(index_dir, seg, current.ids, current.chunks, current.vectors, tokens, list(current.articles.values()))
     for entry in manifest["articles"].values():
         entry["segment"] = seg
     manifest["segments"] = [seg]

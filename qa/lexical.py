@@ -12,18 +12,54 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-TOKENIZER = "bm25s-en-snowball"  # recorded in the manifest: other tokens would not match old segments
+TOKENIZER = "bm25s-en-snowball-irregular"  # recorded in the manifest: other tokens would not match old segments
+
+# Past forms of irregular verbs that news writes and questions ask in the present ("What did Putin say" /
+# "Putin said"; "after meeting" / "they met"): read as their base form before stemming, since Snowball
+# leaves them apart. Only forms with no common other meaning ("left", "lay", "found(ed)", "rose" are not here).
+_IRREGULAR = {
+    form: base
+    for base, forms in {
+        "say": "said", "meet": "met", "tell": "told", "go": "went gone", "make": "made", "take": "took taken",
+        "give": "gave given", "hold": "held", "come": "came", "see": "saw seen", "know": "knew known",
+        "think": "thought", "bring": "brought", "buy": "bought", "seek": "sought", "catch": "caught",
+        "teach": "taught", "fight": "fought", "begin": "began begun", "speak": "spoke spoken",
+        "write": "wrote written", "win": "won", "lose": "lost", "keep": "kept", "send": "sent", "spend": "spent",
+        "build": "built", "lead": "led", "feel": "felt", "choose": "chose chosen", "fall": "fell fallen",
+        "drive": "drove driven", "run": "ran", "grow": "grew grown", "throw": "threw thrown", "fly": "flew flown",
+        "break": "broke broken", "strike": "struck", "stand": "stood", "understand": "understood", "sit": "sat",
+        "pay": "paid", "sell": "sold", "become": "became", "mean": "meant", "hear": "heard", "shoot": "shot",
+        "hide": "hid hidden", "forget": "forgot forgotten", "swear": "swore sworn", "rise": "risen",
+        "withdraw": "withdrew withdrawn", "eat": "ate eaten", "wear": "wore worn", "draw": "drew drawn",
+        "steal": "stole stolen", "freeze": "froze frozen", "ride": "rode ridden", "sing": "sang sung",
+        "sink": "sank sunk", "swim": "swam swum", "arise": "arose arisen", "overtake": "overtook overtaken",
+        "undertake": "undertook undertaken", "forbid": "forbade forbidden", "weep": "wept", "sleep": "slept",
+        "lend": "lent", "bend": "bent", "deal": "dealt", "dig": "dug", "hang": "hung", "feed": "fed",
+        "flee": "fled", "bleed": "bled", "breed": "bred", "shake": "shook shaken",
+        "wake": "woke woken", "tear": "tore torn", "bite": "bitten",
+    }.items()
+    for form in forms.split()
+}  # fmt: skip
+
+
+class _Stemmer:
+    """Snowball, after reading irregular past forms as their base form."""
+
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._snowball = Stemmer.Stemmer("english")
+
+    def stemWords(self, words: Sequence[str]) -> list[str]:  # the name bm25s looks for
+        return list(self._snowball.stemWords([_IRREGULAR.get(w, w) for w in words]))
 
 
 @functools.cache
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+def _stemmer() -> _Stemmer:
+    return _Stemmer()
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:

@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,15 @@ _META = "qa-onnx.json"
 class OnnxRunner:
     """An exported model: tokenizers' Rust tokenizer, one ONNX Runtime session, pooling in numpy."""
 
-    def __init__(self, folder: Path, threads: int = 0, batch: int = 1) -> None:
-        """`threads`: ONNX Runtime's intra-op threads (0: one per physical core); `batch`: texts a run."""
+    def __init__(self, folder: Path, threads: int = 0, batch: int = 1, workers: int = 0) -> None:
+        """`workers` sessions of `threads` intra-op threads each run side by side (0, 0: one single-threaded
+        session per CPU core); `batch`: texts a run.
+
+        Side by side rather than one session with a thread per core: one text's work is too small to split
+        well, and a split op waits for its slowest thread, so any other load on the machine stalls every op.
+        Measured on 2 cores (300 squad-dev16 chunks): quiet, 2 sessions x 1 thread 5.3 s against 1 x 2 6.4 s
+        and 1 x 1 10.2 s; with another process busy, 9.3 s against 17.5 s (1 x 1: 9.2 s). Vectors are the
+        same to the bit: each text still runs alone."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -65,9 +73,15 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.inter_op_num_threads = 1
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])
+        n = workers or (1 if threads else _cores())
+        self.sessions = [
+            ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])
+            for _ in range(n)
+        ]
+        self.session = self.sessions[0]
+        self._pool = ThreadPoolExecutor(n, thread_name_prefix="qa-onnx") if n > 1 else None
 
     def encode(self, texts: list[str], query: bool, batch_size: int) -> np.ndarray:
         """`batch_size` is torch's setting (QA_BATCH_SIZE); this runs `self.batch` texts at a time."""
@@ -77,20 +91,40 @@ class OnnxRunner:
         # Longest first, as sentence-transformers does: each batch is padded only to its own longest text.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i in range(0, len(texts), self.batch):
-            rows = order[i : i + self.batch]
-            out[rows] = self.run([texts[r] for r in rows])
+        runs = [order[i : i + self.batch] for i in range(0, len(texts), self.batch)]
+        if self._pool is None or len(runs) < 2:
+            for rows in runs:
+                out[rows] = self.run([texts[r] for r in rows])
+            return out
+        # The sessions take the runs in turn (ONNX Runtime lets go of the GIL while it computes).
+        n = len(self.sessions)
+        shares = [runs[w::n] for w in range(n)]
+        jobs = [
+            self._pool.submit(lambda ss, sh: [self.run([texts[r] for r in rows], ss) for rows in sh], session, share)
+            for session, share in zip(self.sessions, shares, strict=True)
+        ]
+        for share, job in zip(shares, jobs, strict=True):
+            for rows, vectors in zip(share, job.result(), strict=True):
+                out[rows] = vectors
         return out
 
-    def run(self, texts: list[str]) -> np.ndarray:
+    def run(self, texts: list[str], session: Any = None) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.inputs:
             feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        tokens = self.session.run(None, feed)[0]
+        tokens = (session or self.session).run(None, feed)[0]
         return _normalise(_pool(tokens, mask, self.pooling))
+
+
+def _cores() -> int:
+    """The CPU cores this process may use (a container's CPU set, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _pool(tokens: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:

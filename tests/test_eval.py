@@ -72,19 +72,20 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 @pytest.mark.slow
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
     """What the seeds measured at the last change (never loosened): every quote exact and from a source
-    article, every answer within 10 passages, 45 of 46 within 5, 10 of 13 unanswerable questions refused."""
+    article, every answer within 5 passages, 10 of 13 unanswerable questions refused, 39 of 46 answer
+    sentences right."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     assert report["citation"]["accuracy"] == 1.0
-    assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 45 / 46
+    assert report["retrieval"]["hit@5"] == 1.0
     assert report["refusal"]["recall"] >= 10 / 13
-    assert report["answer"]["sentence_accuracy"] >= 0.8
+    assert report["answer"]["sentence_accuracy"] >= 39 / 46
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 5 not reached: hit@5 0.978 (g8-putin-quote at rank 6), refusal recall 0.769 "
-    "(no-schedule, no-interpreter, no-russian-ambassador answered); strict: passing fails, drop this marker",
+    reason="issue 5 not reached: refusal recall 0.769 < 0.8 (no-schedule, no-interpreter, no-russian-ambassador "
+    "answered: near misses that share every word with a real sentence); strict: passing fails, drop this marker",
 )
 def test_seed_eval_meets_the_issue_floors(seed_eval: dict[str, Any]) -> None:
     report = json.loads((seed_eval["out"] / "report.json").read_text())

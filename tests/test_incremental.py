@@ -200,3 +200,29 @@ def test_files_older_than_a_second_with_the_same_size_and_mtime_are_not_read_aga
     seed.write_text(seed.read_text().replace("two hours", "six hours"))  # same size, new bytes
     os.utime(seed, (hour_ago + 9, hour_ago + 9))
     assert build(settings, embedder=embedder).changed == ["000_35a32bfe2c615227.txt"]
+
+
+def test_an_index_from_an_older_tokenizer_is_updated_in_place_without_re_embedding(
+    settings: Settings, counting: CountingEmbedder, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.build
+    import qa.lexical
+    from qa.build import check_index
+    from qa.errors import IndexMismatchError
+
+    with monkeypatch.context() as old_qa:  # what qa wrote before irregular verbs were read as their base form
+        old_qa.setattr(qa.build, "TOKENIZER", "bm25s-en-snowball")
+        old_qa.setattr(qa.lexical, "_IRREGULAR", {})
+        build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert "said" in {t for toks in Index.load(settings.index).tokens for t in toks}
+    with pytest.raises(IndexMismatchError, match=r"older qa .* run `qa index build` to update it"):
+        check_index(settings)
+    counting.embedded.clear()
+    report = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert counting.embedded == [] and report.compacted and not report.added
+    check_index(settings)
+    updated = Index.load(settings.index)
+    fresh = Index.load(fresh_build(settings.articles, tmp_path, embedder))
+    assert "said" not in {t for toks in updated.tokens for t in toks}
+    assert updated.tokens == fresh.tokens
+    assert top(settings.index, embedder) == top(fresh.dir, embedder)
