@@ -32,14 +32,16 @@ _SEVERAL = re.compile(r"\b(?:both|each|all|compare|compared|differ|difference|tw
 # a capitalised word not opening the question or a sentence of it, or an acronym
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b(?:[A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,})\b")
 _MIN_WORDS = 4  # headings ("Iran Unresolved") are not answers
-# Stemmed words that make up a question's form; bm25s's English stop list keeps most of them. The last line:
+# Stemmed words that make up a question's form; bm25s's English stop list keeps most of them. The last lines:
 # words that say how the answer is asked for ("according to the article", "how did he describe", "what is
-# her full title", "which country", "what did he say") rather than what it is about.
+# her full title", "which country", "what did he say", "where did it take place", "when did it happen")
+# rather than what it is about.
 QUESTION_WORDS = frozenset(
     {"how", "what", "when", "where", "who", "whom", "whose", "which", "why", "did", "doe", "do", "done", "is",
      "are", "was", "were", "be", "been", "has", "have", "had", "can", "could", "would", "should", "will", "much",
      "mani", "long", "old", "kind", "type", "name",
-     "accord", "articl", "describ", "full", "titl", "countri", "say", "call", "both", "his", "her", "their", "its"}
+     "accord", "articl", "describ", "full", "titl", "countri", "say", "call", "both", "his", "her", "their", "its",
+     "take", "place", "happen", "occur"}
 )  # fmt: skip
 
 

@@ -171,3 +171,11 @@ def test_a_refused_follow_up_quotes_the_users_words_not_the_widened_query(answer
     answer = chat.ask("How much did it cost?")
     assert answer.refused and answer.question == "How much did it cost?"
     assert "“How much did it cost?”" in answer.text and "2013" not in answer.text
+
+
+def test_a_follow_up_asking_where_it_took_place_is_answered_about_the_same_meeting(answerer: Answerer) -> None:
+    chat = Conversation(answerer)
+    chat.ask("Where did Obama meet Putin in 2013?")
+    follow = chat.ask("Where did it take place?")  # "take place" is the question's form, not its content
+    assert not follow.refused and follow.citations[0].article == G8_2013
+    assert "Enniskillen" in follow.citations[0].quote
