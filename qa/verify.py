@@ -210,7 +210,8 @@ def names_in(claim: str, question: str = "", lowercase_text: str = "") -> tuple[
     The claim's first word is left out when it is a common word, or `lowercase_text` uses it in lower case ("The",
     "Work")."""
     asked = words_in(question)
-    new, shared = set(), set()
+    new: set[str] = set()
+    shared: set[str] = set()
     for m in _CAPITALISED.finditer(claim):
         key = _word_key(m.group(0))
         if not key:
