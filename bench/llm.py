@@ -11,7 +11,8 @@ answer, else the answer text; a refusal scores 0. For the LLM: the share of its 
 it cites; and with re-citation, the default), how often its answer is shown, falls back for want of support, or
 fails. Latency: the extractive answer's, and the whole LLM answer's (extractive + LLM + check), p50 and p95.
 
-Prints a table; writes bench/results/llm.json (after every 20 questions too, so a cut-short run keeps its figures).
+Prints a table; writes bench/results/llm.json (after every 20 questions too, so a cut-short run keeps its figures;
+`--resume` goes on from them).
 
     python bench/llm.py --rescore     # check the LLM texts of --out again with qa.verify as it is now, and rescore
 
@@ -63,6 +64,9 @@ def main() -> None:
         "--table", action="store_true", help="only print the table of --out, summarised again from its rows"
     )
     ap.add_argument("--rescore", action="store_true", help="check the saved LLM texts of --out again (see above)")
+    ap.add_argument(
+        "--resume", action="store_true", help="keep the rows --out already holds and ask only the questions it lacks"
+    )
     args = ap.parse_args()
     if args.rescore:
         rescore(args.out)
@@ -83,6 +87,9 @@ def main() -> None:
         ("seeds", ROOT / "seeds", load_questions(ROOT / "eval/questions.jsonl")[: args.seeds_limit]),
         ("squad-dev16", SQUAD / "articles", squad),
     ]
+    done: dict[str, list[dict[str, Any]]] = {}
+    if args.resume and args.out.exists():
+        done = json.loads(args.out.read_text()).get("questions", {})
     out: dict[str, Any] = {
         "model": args.gguf.name,
         "threads": args.threads or "auto",
@@ -93,7 +100,15 @@ def main() -> None:
         "sets": {},
     }
     for name, folder, questions in sets:
+        rows: list[dict[str, Any]] = [r for r in done.get(name, []) if r["id"] in {q.id for q in questions}]
+        seen = {r["id"] for r in rows}
+        if rows:
+            print(f"{name}: {len(rows)} of {len(questions)} rows kept from {args.out}", flush=True)
+        questions = [q for q in questions if q.id not in seen]
         if not questions:
+            if rows:
+                out["sets"][name] = summarize(rows)
+                write(args.out, out, rows, name)
             continue
         settings = Settings(
             index=Path(tmp.name) / name,
@@ -109,16 +124,16 @@ def main() -> None:
         strict = Verifier(answerer.index, embedder, recite=False)
         texts = {aid: a.text for aid, a in answerer.index.articles.items()}
         llm.ask(questions[0].question, K)  # warm: models loaded, the server's prompt cache filled (not counted)
-        rows: list[dict[str, Any]] = []
         for i, q in enumerate(questions, 1):
             rows.append(run_one(q, llm, strict, texts))
-            if i % 20 == 0 or i == len(questions):
+            if len(rows) % 20 == 0 or i == len(questions):
                 out["sets"][name] = summarize(rows)
                 out["load_after"] = os.getloadavg()
                 write(args.out, out, rows, name)
                 s = out["sets"][name]
+                total = len(rows) + len(questions) - i
                 print(
-                    f"{name} {i}/{len(questions)}: F1 extractive {s['extractive']['f1']:.3f} llm {s['llm']['f1']:.3f}, "
+                    f"{name} {len(rows)}/{total}: F1 extractive {s['extractive']['f1']:.3f} llm {s['llm']['f1']:.3f}, "
                     f"supported {s['llm']['supported_sentences']}, p50 {s['llm']['p50_ms']:.0f} ms",
                     flush=True,
                 )

@@ -14,8 +14,9 @@ from qa.store import Index
 from qa.types import Passage
 
 _MARKER = re.compile(r"(\[\d+\])")
-# Markdown's punctuation, backslash-escaped so the chat shows it as typed (html.escape covers & < >).
-_MD_PUNCT = re.compile(r"([\\`*_\[\]()#+\-.!|~{}])")
+# Markdown's punctuation, backslash-escaped so the chat shows it as typed (html.escape covers & < >); ':' too,
+# or the chat's Markdown makes a link of "http://…" before it drops the other backslashes.
+_MD_PUNCT = re.compile(r"([\\`*_\[\]()#+\-.!|~{}:])")
 
 # Styles for the classes below (given to Gradio's launch()).
 CSS = """
