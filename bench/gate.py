@@ -46,8 +46,39 @@ _PARA = re.compile(r"\n\s*\n")
 
 
 # Tried beside the Gate's own signals: the best sentence's coverage, its window's, whether it holds the kind
-# asked for (Answerer.gate_signals), and the short-answer model's confidence in its best span.
-EXTRA = ("coverage", "window", "kind", "span_p", "span_score", "span_none")
+# asked for (Answerer.gate_signals), the short-answer model's confidence in its best span, and how much of the
+# question is near that span (local_support). All twelve held out: near recall 0.43 / 0.48 at precision
+# 0.70 / 0.67, answerable refused 5.4% / 5.6%, against 0.40 / 0.49, 0.69 / 0.68, 5.4-5.9% for the three.
+EXTRA = ("coverage", "window", "kind", "span_p", "span_score", "span_none", "local4", "local8", "clause")
+
+
+def local_support(answerer: Answerer, found: Any, doc: Any, a: int, b: int) -> list[float]:
+    """The share of the question's content words (IDF-weighted) near the short answer: within 4 and 8 words of
+    it, and in its clause (the subtree of the nearest verb above it)."""
+    idf = answerer.index.bm25.idf(answerer._content_tokens(found))
+    total = sum(idf.values()) or 1.0
+    toks = [t for t in doc if not t.is_punct]
+    inside = [i for i, t in enumerate(toks) if a <= t.idx < b]
+    if not inside:
+        return [0.0, 0.0, 0.0]
+    lo, hi = inside[0], inside[-1]
+
+    def cov(words: list[Any]) -> float:
+        got = set(tokenize([" ".join(t.text for t in words)])[0])
+        return sum(w for t, w in idf.items() if t in got) / total
+
+    outside = lambda ws: [t for t in ws if not (a <= t.idx < b)]  # noqa: E731
+    head = toks[lo]
+    while head.head.i != head.i and a <= head.head.idx < b:  # the span's own root
+        head = head.head
+    verb = head
+    while verb.head.i != verb.i and verb.pos_ not in ("VERB", "AUX"):
+        verb = verb.head
+    return [
+        cov(outside(toks[max(0, lo - 4) : hi + 5])),
+        cov(outside(toks[max(0, lo - 8) : hi + 9])),
+        cov(outside(list(verb.subtree))),
+    ]
 
 
 def signals(answerer: Answerer, question: str) -> list[float]:
@@ -57,13 +88,17 @@ def signals(answerer: Answerer, question: str) -> list[float]:
     got = answerer.gate_signals(found, feats, best)
     extra = [0.0, 0.0, 1.0]
     info = spans.question_info(question)
+    local = [got["coverage"]] * 3  # no short answer: the sentence's own coverage
     if best >= 0 and info.kind not in ("why", "how"):
-        cands = spans.candidates(info, spans.nlp()(sentences[best].text))
+        doc = spans.nlp()(sentences[best].text)
+        cands = spans.candidates(info, doc)
         if cands:
             s = spans.score(cands)
             p = np.exp(s - s.max())
             extra = [float(1 / p.sum()), float(s.max()), 0.0]
-    return [got[name] for name in (*GATE_SIGNALS, *EXTRA[:3])] + extra
+            top = cands[int(np.argmax(s))]
+            local = local_support(answerer, found, doc, top.start, top.end)
+    return [got[name] for name in (*GATE_SIGNALS, *EXTRA[:3])] + extra + local
 
 
 def away(questions: list[dict[str, Any]], tmp: Path, limit: int) -> list[dict[str, Any]]:
