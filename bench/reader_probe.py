@@ -19,6 +19,8 @@ spans across passages badly; 171 ms a question in torch (eager, 3 windows of 256
 --chosen (same reader): qa's own answers (8.5% refused), the short answer read inside the sentence qa cites: EM 0.338,
 F1 0.433 — against F1 0.395 for qa's span model cross-validated (bench/answers.py --span-cv, all 4,306); the
 shipped span model scores 0.513 here, but it was trained on these very questions.
+--lora 16 --lr 1e-3 (all 6 layers frozen, rank-16 updates of every linear map: 664,322 parameters, 1.3 MB in fp16),
+2 epochs, 13 min: F1 0.499 / 0.571 (EM 0.454) — all layers trained: 0.548 / 0.579.
 """
 
 from __future__ import annotations
@@ -122,10 +124,14 @@ class LoRALinear(torch.nn.Module):
 def add_lora(layers: torch.nn.ModuleList, rank: int) -> None:
     for layer in layers:
         layer.requires_grad_(False)
-        for parent in layer.modules():
-            for name, child in list(parent.named_children()):
-                if isinstance(child, torch.nn.Linear):
-                    setattr(parent, name, LoRALinear(child, rank))
+        targets = [
+            (parent, name, child)
+            for parent in layer.modules()
+            for name, child in parent.named_children()
+            if isinstance(child, torch.nn.Linear)
+        ]
+        for parent, name, child in targets:  # listed first: a wrapper holds a Linear too
+            setattr(parent, name, LoRALinear(child, rank))
 
 
 class Top(torch.nn.Module):
