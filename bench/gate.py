@@ -120,16 +120,19 @@ def away(questions: list[dict[str, Any]], tmp: Path, limit: int) -> list[dict[st
     return rows
 
 
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph of a squad-dev16 article after its title line (paragraph_index counts these)."""
+    starts = [m.end() for m in _PARA.finditer(text, text.index("\n"))]
+    return [(s, starts[i + 1] if i + 1 < len(starts) else len(text)) for i, s in enumerate(starts)]
+
+
 def gold_sentence(text: str, q: dict[str, Any]) -> tuple[int, int] | None:
     """The sentence of the question's paragraph that holds an answer, most like the question."""
-    title_end = text.index("\n")
-    paragraphs = [m.end() for m in _PARA.finditer(text, title_end)]
-    starts = paragraphs
+    paragraphs = paragraph_spans(text)
     i = q.get("paragraph_index")
-    if i is None or i >= len(starts):
+    if i is None or i >= len(paragraphs):
         return None
-    end = starts[i + 1] if i + 1 < len(starts) else len(text)
-    holding = [s for s in sentence_spans(text, starts[i], end) if contains_answer(text[s[0] : s[1]], q["answers"])]
+    holding = [s for s in sentence_spans(text, *paragraphs[i]) if contains_answer(text[s[0] : s[1]], q["answers"])]
     if not holding:
         return None
     words = set(tokenize([q["question"]])[0])

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -42,18 +41,16 @@ from transformers import AutoModel, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.gate import paragraph_spans
 from qa.embed import DEFAULT_MODEL, model_path
 from qa.evaluate import exact_match, f1
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT / "eval" / "squad-dev16"
-_PARA = re.compile(r"\n\s*\n")
 
 
 def paragraphs(text: str) -> list[str]:
-    title_end = text.index("\n")
-    starts = [m.end() for m in _PARA.finditer(text, title_end)]
-    return [text[s : (starts[i + 1] if i + 1 < len(starts) else len(text))].strip() for i, s in enumerate(starts)]
+    return [text[s:e].strip() for s, e in paragraph_spans(text)]
 
 
 def load(fold: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -107,6 +104,15 @@ def encode(tok: Any, rows: list[dict[str, Any]], max_len: int) -> dict[str, Any]
     return enc
 
 
+def run_layers(layers: Any, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """BERT layers over `hidden`, padding (mask 0) masked out (the eager attention's additive mask)."""
+    ext = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * -1e4
+    for layer in layers:
+        out = layer(hidden, attention_mask=ext)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
+
+
 class LoRALinear(torch.nn.Module):
     """A frozen linear layer plus a trained low-rank update: what would ship is A and B, not the layer."""
 
@@ -141,11 +147,7 @@ class Top(torch.nn.Module):
         self.head = torch.nn.Linear(base.config.hidden_size, 2)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ext = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * -1e4
-        for layer in self.layers:
-            out = layer(hidden, attention_mask=ext)
-            hidden = out[0] if isinstance(out, tuple) else out
-        logits = self.head(hidden)
+        logits = self.head(run_layers(self.layers, hidden, mask))
         return logits[..., 0].masked_fill(mask == 0, -1e4), logits[..., 1].masked_fill(mask == 0, -1e4)
 
 
@@ -157,11 +159,7 @@ def lower(base: Any, enc: dict[str, Any], keep: int, batch: int = 64) -> torch.T
     out = []
     for i in range(0, len(ids), batch):
         h = base.embeddings(input_ids=ids[i : i + batch], token_type_ids=types[i : i + batch])
-        ext = (1.0 - mask[i : i + batch, None, None, :].float()) * -1e4
-        for layer in base.encoder.layer[:keep]:
-            o = layer(h, attention_mask=ext)
-            h = o[0] if isinstance(o, tuple) else o
-        out.append(h.half())
+        out.append(run_layers(base.encoder.layer[:keep], h, mask[i : i + batch]).half())
     return torch.cat(out)
 
 

@@ -273,7 +273,7 @@ class Answerer:
             return refusal
         span = short_answer(found.question, sentences[best].text)
         short = sentences[best].text[span[0] : span[1]] if span else None
-        if short is not None and _echoes(short, found.question):
+        if short is not None and echoes(short, found.question):
             short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
         unsupported = (
             confidence < self.threshold or support < self.gate.least_support or bool(self.missing_names(found))
@@ -397,7 +397,7 @@ def _with_question(answer: Answer, question: str) -> Answer:
     return replace(answer, question=question, text=refusal_text(question) if answer.refused else answer.text)
 
 
-def _echoes(short: str, question: str) -> bool:
+def echoes(short: str, question: str) -> bool:
     """The short answer only repeats the question's own words: it tells the reader nothing."""
     words = normalize(short).split()
     return bool(words) and set(words) <= set(normalize(question).split())

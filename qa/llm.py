@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.answer import Answer, Answerer, Citation
+from qa.answer import Answer, Answerer, Citation, echoes
 from qa.config import Settings
 from qa.errors import QAError, SettingsError
 from qa.evaluate import normalize
@@ -486,8 +486,7 @@ class LLMAnswerer:
         if span is None:
             return None
         short = sentence[span[0] : span[1]]
-        words = normalize(short).split()
-        return None if not words or set(words) <= set(normalize(question).split()) else short
+        return None if not normalize(short).split() or echoes(short, question) else short
 
 
 def summary(rows: Sequence[dict[str, Any]], model: str) -> dict[str, Any]:

@@ -111,10 +111,15 @@ class Library:
 
         Sessions keep only their turns, never an index: an index swapped out is freed once its questions end."""
         answerer = self._answerer  # read once: an upload swapping the index meanwhile does not affect this answer
+        return self._turn(answerer, question, k, history), answerer.index
+
+    @staticmethod
+    def _turn(answerer: Answerer, question: str, k: int, history: list[Turn] | None) -> Answer:
+        """The next turn of the conversation in `history` (appended to, and kept to its last turns)."""
         history = [] if history is None else history
         answer = Conversation(answerer, history).ask(question, k)
         del history[:-_KEEP_TURNS]
-        return answer, answerer.index
+        return answer
 
     def ask_llm(
         self, question: str, k: int = 5, history: list[Turn] | None = None
@@ -127,9 +132,7 @@ class Library:
             raise QAError("no LLM is configured: set QA_LLM_BASE_URL and QA_LLM_MODEL, or QA_LLM_GGUF")
         answerer = self._answerer  # read once, as in `ask`
         previous = history[-1][1].question if history and is_follow_up(question) else None
-        history = [] if history is None else history
-        answer = Conversation(answerer, history).ask(question, k)
-        del history[:-_KEEP_TURNS]
+        answer = self._turn(answerer, question, k, history)
         llm_answerer = self._llm_answerer
         if llm_answerer is None or llm_answerer.answerer is not answerer:
             llm_answerer = self._llm_answerer = LLMAnswerer(answerer, self.llm)

@@ -39,9 +39,10 @@ from qa.store import Index
 from qa.types import Passage
 
 # [1], [1, 2], [1][2], [1-2], [1; 3]
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]")
-_LEAD = re.compile(r"^(?:\s*\[\s*\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*\s*\]\s*[.,;:]?)+")
-_MARKER_ONLY = re.compile(r"^(?:\s*\[\s*\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*\s*\])+[\s.,;:]*$")
+_NUMBERS = r"\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*"
+_MARKER = re.compile(rf"\[\s*({_NUMBERS})\s*\]")
+_LEAD = re.compile(rf"^(?:\s*\[\s*{_NUMBERS}\s*\]\s*[.,;:]?)+")  # markers opening a line or sentence
+_MARKER_ONLY = re.compile(rf"^(?:\s*\[\s*{_NUMBERS}\s*\])+[\s.,;:]*$")  # nothing but markers
 _LIST_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SMALL_NUMBERS = (
@@ -348,7 +349,7 @@ class Verifier:
                 )
                 numbers_ok[i] = wanted <= stated
             if names:
-                said = self._date_words(c.article).union(*(self._words[(c.article, *p)] for p in c.parts))
+                said = self._article_date_words(c.article).union(*(self._words[(c.article, *p)] for p in c.parts))
                 names_ok[i] = names <= said
             if shared and names_ok[i]:
                 names_ok[i] = shared <= self._passage_words(c.article, c.within)
@@ -379,7 +380,7 @@ class Verifier:
             words = self._passages[key] = words_in(text)
         return words
 
-    def _date_words(self, article: str) -> frozenset[str]:
+    def _article_date_words(self, article: str) -> frozenset[str]:
         return words_in(_date_words(self.index.articles[article].date))
 
     def _title_tokens(self, article: str) -> frozenset[str]:
