@@ -57,15 +57,36 @@ def fold_weights() -> dict[str, np.ndarray]:
     return out
 
 
-def quality(answerer: Answerer, questions: list[dict[str, Any]], span_cv: bool = False) -> dict[str, Any]:
+def fold_readers() -> dict[str, Any]:
+    """Article -> the reader of the cross-validation fold that held it out (bench/train_reader.py train --fold)."""
+    from qa.reader import Reader
+
+    articles = sorted(p.name for p in (SQUAD / "articles").glob("*.txt"))
+    out = {}
+    for path in sorted((ROOT / "bench/results").glob("reader_fold*.npz")):
+        with np.load(path) as z:
+            trained_on = set(json.loads(str(z["info"]))["trained_on"])
+        reader = Reader(path)
+        out.update({a: reader for a in articles if a not in trained_on})
+    if len(out) < len(articles):
+        raise SystemExit("run bench/train_reader.py train --fold 0 and --fold 1 first")
+    return out
+
+
+def quality(
+    answerer: Answerer, questions: list[dict[str, Any]], span_cv: bool = False, reader_cv: bool = False
+) -> dict[str, Any]:
     from qa import spans
 
     em, f, sent, refused, times = [], [], [], 0, []
     folds = fold_weights() if span_cv else {}
+    readers = fold_readers() if reader_cv else {}
     shipped = spans.weights
     for q in questions:
         if span_cv:  # the question's article was held out of the short-answer model that answers it
             spans.weights = lambda w=folds[q["source_articles"][0]]: w  # type: ignore[misc]
+        if reader_cv:  # and of the reader that reads it
+            answerer.reader = readers[q["source_articles"][0]]
         t0 = time.perf_counter()
         a = answerer.ask(q["question"])
         times.append((time.perf_counter() - t0) * 1000)
@@ -181,6 +202,8 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--tune", action="store_true", help="choose the sentence weights")
     ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
+    ap.add_argument("--reader-cv", action="store_true", help="read by the fold readers that held each article out")
+    ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/answers.json")
     args = ap.parse_args()
     questions = [json.loads(line) for line in (SQUAD / "questions.jsonl").read_text().splitlines() if line.strip()]
@@ -199,7 +222,9 @@ def main() -> None:
         if args.calibrate:
             answerer.threshold = results["calibration"]["threshold"]
         answerer.ask("warm up the caches")
-        results["quality"] = quality(answerer, questions, args.span_cv)
+        if args.no_reader:
+            answerer.reader = None
+        results["quality"] = quality(answerer, questions, args.span_cv, args.reader_cv)
     print(json.dumps(results["quality"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.answers import ROOT, SQUAD, answerer_for
+from bench.answers import ROOT, SQUAD, answerer_for, fold_readers
 from qa import spans
 from qa.answer import Answerer
 from qa.chunk import sentence_spans
@@ -49,7 +49,11 @@ _PARA = re.compile(r"\n\s*\n")
 # asked for (Answerer.gate_signals), the short-answer model's confidence in its best span, and how much of the
 # question is near that span (local_support). All twelve held out: near recall 0.43 / 0.48 at precision
 # 0.70 / 0.67, answerable refused 5.4% / 5.6%, against 0.40 / 0.49, 0.69 / 0.68, 5.4-5.9% for the three.
-EXTRA = ("coverage", "window", "kind", "span_p", "span_score", "span_none", "local4", "local8", "clause")
+# With the reader (each question read by the fold reader that never saw its article, bench/train_reader.py):
+# "reader" (its best span in the answer sentence over its "none of these"; in GATE_SIGNALS, weight 0 for now) and
+# "reader_any" (its best span anywhere): --names support,cosine,passage,reader held out near recall 0.54 / 0.53
+# at precision 0.64 / 0.71 (answerable refused 8.9% / 5.2%); the three alone 0.43 / 0.49 at 0.67 / 0.69.
+EXTRA = ("coverage", "window", "kind", "span_p", "span_score", "span_none", "local4", "local8", "clause", "reader_any")
 
 
 def local_support(answerer: Answerer, found: Any, doc: Any, a: int, b: int) -> list[float]:
@@ -81,11 +85,14 @@ def local_support(answerer: Answerer, found: Any, doc: Any, a: int, b: int) -> l
     ]
 
 
-def signals(answerer: Answerer, question: str) -> list[float]:
+def signals(answerer: Answerer, question: str, readers: dict[str, Any], article: str) -> list[float]:
+    """The signals of `question` (about `article`, read by the reader that never saw that article)."""
     found = answerer.retriever.search(question, 5)
-    sentences, feats, scores = answerer.score_sentences(found)
+    answerer.reader = readers.get(article)
+    readings = answerer.read(found)
+    sentences, feats, scores = answerer.score_sentences(found, readings)
     best = int(np.argmax(scores)) if len(scores) else -1
-    got = answerer.gate_signals(found, feats, best)
+    got = answerer.gate_signals(found, readings, (sentences, feats, scores))
     extra = [0.0, 0.0, 1.0]
     info = spans.question_info(question)
     local = [got["coverage"]] * 3  # no short answer: the sentence's own coverage
@@ -98,10 +105,10 @@ def signals(answerer: Answerer, question: str) -> list[float]:
             extra = [float(1 / p.sum()), float(s.max()), 0.0]
             top = cands[int(np.argmax(s))]
             local = local_support(answerer, found, doc, top.start, top.end)
-    return [got[name] for name in (*GATE_SIGNALS, *EXTRA[:3])] + extra + local
+    return [got[name] for name in (*GATE_SIGNALS, *EXTRA[:3])] + extra + local + [got["reader_any"]]
 
 
-def away(questions: list[dict[str, Any]], tmp: Path, limit: int) -> list[dict[str, Any]]:
+def away(questions: list[dict[str, Any]], tmp: Path, limit: int, readers: dict[str, Any]) -> list[dict[str, Any]]:
     sample = random.Random(7).sample(questions, min(limit, len(questions)))
     articles = sorted(p.name for p in (SQUAD / "articles").glob("*.txt"))
     rows = []
@@ -115,7 +122,14 @@ def away(questions: list[dict[str, Any]], tmp: Path, limit: int) -> list[dict[st
             answerable = q["source_articles"][0] in inside
             # the fold is the article the question is about, or (unanswerable) the half it was asked of
             fold = articles.index(q["source_articles"][0]) % 2 if answerable else half
-            rows.append({"kind": "away", "fold": fold, "answerable": answerable, "x": signals(answerer, q["question"])})
+            rows.append(
+                {
+                    "kind": "away",
+                    "fold": fold,
+                    "answerable": answerable,
+                    "x": signals(answerer, q["question"], readers, q["source_articles"][0]),
+                }
+            )
         print(f"away: half {half} done", flush=True)
     return rows
 
@@ -139,7 +153,9 @@ def gold_sentence(text: str, q: dict[str, Any]) -> tuple[int, int] | None:
     return max(holding, key=lambda s: len(words & set(tokenize([text[s[0] : s[1]]])[0])))
 
 
-def near(questions: list[dict[str, Any]], tmp: Path, drop: float, seed: int) -> list[dict[str, Any]]:
+def near(
+    questions: list[dict[str, Any]], tmp: Path, drop: float, seed: int, readers: dict[str, Any]
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     folder = tmp / "near"
     folder.mkdir()
@@ -176,7 +192,14 @@ def near(questions: list[dict[str, Any]], tmp: Path, drop: float, seed: int) -> 
             skipped += 1
             continue
         fold = articles.index(name) % 2
-        rows.append({"kind": "near", "fold": fold, "answerable": answerable, "x": signals(answerer, q["question"])})
+        rows.append(
+            {
+                "kind": "near",
+                "fold": fold,
+                "answerable": answerable,
+                "x": signals(answerer, q["question"], readers, name),
+            }
+        )
     print(f"near: {len(rows)} questions ({sum(not r['answerable'] for r in rows)} unanswerable), {skipped} left out")
     return rows
 
@@ -227,7 +250,9 @@ def main() -> None:
     ap.add_argument("--drop", type=float, default=0.3, help="share of sentences deleted in the 'near' set")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--signals", type=int, default=len(GATE_SIGNALS) + len(EXTRA), help="fit on the first N")
+    ap.add_argument("--names", default="", help="fit on these signals (comma-separated) instead")
     ap.add_argument("--cached", action="store_true", help="refit on bench/results/gate_rows.pkl")
+    ap.add_argument("--no-reader", action="store_true", help="answer without the reader")
     args = ap.parse_args()
     cache = ROOT / "bench/results/gate_rows.pkl"
     if args.cached:
@@ -235,10 +260,14 @@ def main() -> None:
     else:
         questions = [json.loads(x) for x in (SQUAD / "questions.jsonl").read_text().splitlines() if x.strip()]
         with tempfile.TemporaryDirectory() as tmp:
-            rows = away(questions, Path(tmp), args.limit) + near(questions, Path(tmp), args.drop, args.seed)
+            readers = {} if args.no_reader else fold_readers()
+            rows = away(questions, Path(tmp), args.limit, readers)
+            rows += near(questions, Path(tmp), args.drop, args.seed, readers)
         cache.write_bytes(pickle.dumps(rows))
-    names = [*GATE_SIGNALS, *EXTRA][: args.signals]
-    rows = [{**r, "x": r["x"][: args.signals]} for r in rows]
+    every = [*GATE_SIGNALS, *EXTRA]
+    names = args.names.split(",") if args.names else every[: args.signals]
+    pick = [every.index(n) for n in names]
+    rows = [{**r, "x": [r["x"][i] for i in pick]} for r in rows]
     held_out = {}
     for fold in (0, 1):
         w, b = fit([r for r in rows if r["fold"] != fold])

@@ -157,6 +157,7 @@ def evaluate(rows: list[dict[str, Any]], w: np.ndarray) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--data", type=Path, default=DATA, help="bench/span_data.py's output")
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--save", action="store_true")
@@ -165,12 +166,12 @@ def main() -> None:
     ap.add_argument("--sentences", action="store_true", help="learn the sentence weights instead")
     args = ap.parse_args()
     if args.sentences:
-        train_sentences(pickle.loads(DATA.read_bytes()), args.folds, args.l2)
+        train_sentences(pickle.loads(args.data.read_bytes()), args.folds, args.l2)
         return
     if CACHE.exists() and not args.refeaturize:
         rows = pickle.loads(CACHE.read_bytes())
     else:
-        rows = featurize(pickle.loads(DATA.read_bytes()))
+        rows = featurize(pickle.loads(args.data.read_bytes()))
         CACHE.write_bytes(pickle.dumps(rows))
     articles = sorted({r["source"] for r in rows})
     folds = [set(articles[i :: args.folds]) for i in range(args.folds)]

@@ -1,13 +1,14 @@
 """Answers made of the articles' own sentences, each with an exact citation; a refusal when none fits.
 
-The answer sentence is chosen among the sentences of the best passages by how much of the question it
-covers (IDF-weighted words and word pairs), how close its meaning is (MiniLM cosine) and how well its
-passage ranked. A second article is cited too when the question asks about several ("both meetings")
-or its best sentence is nearly as good. Factoid questions also get a short answer span (qa.shortspan).
-The refusal gate (Gate) weighs how much of the question the best passages hold, how close the best sentence
-is in meaning and how well the best passage scored; it was fitted on labelled unanswerable questions, both
-off-topic ones and near misses about the same story (bench/gate.py).
-"""
+The reader (qa/reader.py) reads the best READ_PASSAGES passages with the question and scores every span of
+them. The answer sentence is chosen among the sentences of the best passages by a linear model over how much of
+the question it covers (IDF-weighted words and word pairs), how close its meaning is (MiniLM cosine), how well
+its passage ranked and how good the reader's best span inside it is; that span is the short answer. A second
+article is cited too when the question asks about several ("both meetings") or its best sentence is nearly as
+good. The refusal gate (Gate) weighs how much of the question the best passages hold, how close the best
+sentence is in meaning and how well the best passage scored; it was fitted on labelled unanswerable questions,
+both off-topic ones and near misses about the same story (bench/gate.py). Without the reader (QA_READER=0) the
+same runs on the other features, and the short answer comes from the span model (qa.shortspan)."""
 
 from __future__ import annotations
 
@@ -18,19 +19,23 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from qa import spans
 from qa.chunk import sentence_spans
 from qa.dates import Period
 from qa.evaluate import normalize
 from qa.gate import Gate
 from qa.lexical import tokenize
+from qa.reader import READ_PASSAGES, Reader, Reading, shared_reader
 from qa.retrieve import Retriever, SearchResult
-from qa.shortspan import holds_kind, short_answer, strict_kind
+from qa.shortspan import duration_in, holds_kind, short_answer, strict_kind
 from qa.types import Passage
 
 REFUSAL_THRESHOLD = 0.0  # the least Gate value an answer needs
 _SEVERAL = re.compile(r"\b(?:both|each|all|compare|compared|differ|difference|two meetings|either)\b", re.I)
 # a capitalised word not opening the question or a sentence of it, or an acronym
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b(?:[A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,})\b")
+_NO_SHORT_KINDS = frozenset({"why", "how"})  # a reason or a manner is a clause, not a short span
+_READER_FLOOR = 20.0  # the reader feature's floor: a span this far below the best is no candidate at all
 _MIN_WORDS = 4  # headings ("Iran Unresolved") are not answers
 # Stemmed words that make up a question's form; bm25s's English stop list keeps most of them. The last lines:
 # words that say how the answer is asked for ("according to the article", "how did he describe", "what is
@@ -47,25 +52,34 @@ QUESTION_WORDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class SentenceWeights:
-    # Learned on all 4,306 squad-dev16 questions (bench/train_span.py --sentences: a listwise softmax over each
-    # question's candidate sentences): sentence accuracy 0.741 fitted on all, 0.737 with 4-fold
-    # cross-validation by article (the hand-set weights before: 0.733).
+    # Learned on all 4,306 squad-dev16 questions (bench/span_data.py --reader-cv, then bench/train_span.py
+    # --sentences --folds 2: a listwise softmax over each question's candidate sentences, the reader feature from
+    # the reader that never saw the question's article): sentence accuracy 0.779 fitted on all, 0.776 with
+    # 2-fold cross-validation by article (the same folds as the readers'); 0.745 with these weights and no reader.
     coverage: float = 1.0  # IDF-weighted share of the question's content words the sentence holds
-    pairs: float = -0.09  # share of the question's word pairs (coverage already counts their words)
-    cosine: float = 1.69  # MiniLM cosine of question and sentence
-    rank: float = 0.39  # 1 / rank of its passage
-    kind: float = 0.47  # the sentence holds the kind of thing asked for (a number, a date, a name)
-    window: float = 1.06  # coverage of the sentence with the one before it
-    title: float = 0.0  # coverage of the article's title (learned: no help)
-    passage: float = 0.65  # the passage's retrieval score over the best passage's
-    length: float = 0.13  # words, up to 60, over 60
+    pairs: float = -0.515  # share of the question's word pairs (coverage already counts their words)
+    cosine: float = 3.677  # MiniLM cosine of question and sentence
+    rank: float = 0.173  # 1 / rank of its passage
+    kind: float = 1.147  # the sentence holds the kind of thing asked for (a number, a date, a name)
+    window: float = 2.311  # coverage of the sentence with the one before it
+    title: float = 0.1  # coverage of the article's title
+    passage: float = 1.606  # the passage's retrieval score over the best passage's
+    length: float = 0.688  # words, up to 60, over 60
+    reader: float = 0.147  # the reader's best span in the sentence, against its best span anywhere (-20..0)
 
     def vector(self) -> np.ndarray:
         return np.array(
             [self.coverage, self.pairs, self.cosine, self.rank, self.kind, self.window, self.title, self.passage,
-             self.length],
+             self.length, self.reader],
             dtype=np.float32,
         )  # fmt: skip
+
+
+# Without the reader (QA_READER=0): fitted the same way on the features alone (0.741 fitted on all, 0.737 with
+# 4-fold cross-validation by article).
+PLAIN_WEIGHTS = SentenceWeights(
+    coverage=1.0, pairs=-0.09, cosine=1.69, rank=0.39, kind=0.47, window=1.06, title=0.0, passage=0.65, length=0.13
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,7 @@ class _Sentence:
     passage_rank: int
     passage_score: float = 0.0
     prev: str = ""  # the sentence before it (a pronoun in this one often names what the question names)
+    span: tuple[float, int, int] | None = None  # the reader's best span in it: score, article offsets
 
 
 class Answerer:
@@ -114,14 +129,31 @@ class Answerer:
         threshold: float = REFUSAL_THRESHOLD,
         weights: SentenceWeights | None = None,
         gate: Gate | None = None,
+        reader: Reader | bool = True,
     ) -> None:
+        """`reader`: a Reader, True for the shipped one (unless the retriever's settings turn it off), False for
+        none."""
         self.retriever = retriever
+        self.reader: Reader | None = None
+        if isinstance(reader, Reader):
+            self.reader = reader
+        elif reader and retriever.settings.reader:
+            self.reader = shared_reader()
         self.index = retriever.index
         self.threshold = threshold
-        self.weights = weights or SentenceWeights()
+        self._weights = weights
         self.gate = gate or Gate()
         self._vectors: dict[tuple[str, int], np.ndarray] = {}  # sentence vectors, kept across questions
         self._span_cache: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+
+    @property
+    def weights(self) -> SentenceWeights:
+        """The sentence weights given, else those fitted with the reader or, without one, those fitted without."""
+        return self._weights or (SentenceWeights() if self.reader is not None else PLAIN_WEIGHTS)
+
+    @weights.setter
+    def weights(self, value: SentenceWeights) -> None:
+        self._weights = value
 
     def ask(
         self,
@@ -141,24 +173,42 @@ class Answerer:
         found = self.retriever.search(question, max(k, retrieve_k or k), period=period, articles=articles)
         t1 = time.perf_counter()
         read = replace(found, passages=found.passages[:k]) if len(found.passages) > k else found
-        sentences, feats, scores = self.score_sentences(read)
-        answer = self._compose(read, sentences, feats, scores, follow_up)
+        readings = self.read(read, follow_up)
         t2 = time.perf_counter()
-        timings = {"retrieve": _ms(t1 - t0), "answer": _ms(t2 - t1), "total": _ms(t2 - t0)}
+        sentences, feats, scores = self.score_sentences(read, readings)
+        answer = self._compose(read, sentences, feats, scores, follow_up, readings)
+        t3 = time.perf_counter()
+        timings = {"retrieve": _ms(t1 - t0), "read": _ms(t2 - t1), "answer": _ms(t3 - t1), "total": _ms(t3 - t0)}
         return replace(answer, timings_ms=timings, passages=tuple(found.passages))
 
-    def score_sentences(self, found: SearchResult) -> tuple[list[_Sentence], np.ndarray, np.ndarray]:
+    def read(self, found: SearchResult, follow_up: str | None = None) -> list[Reading] | None:
+        """The reader's reading of the best READ_PASSAGES passages found (None without a reader). A follow-up is
+        read as the user asked it: the previous question's words, which widened its search, only mislead it
+        ("two hours Monday" for "How long did it last? Where did Obama meet Putin in 2013?")."""
+        if self.reader is None or not found.passages:
+            return None
+        question = follow_up or found.question
+        return self.reader.read(question, [p.chunk.text for p in found.passages[:READ_PASSAGES]])
+
+    def score_sentences(
+        self, found: SearchResult, readings: list[Reading] | None = None
+    ) -> tuple[list[_Sentence], np.ndarray, np.ndarray]:
         """Every distinct sentence of the retrieved passages, its features and its answer score."""
-        sentences, feats = self.sentence_features(found)
+        sentences, feats = self.sentence_features(found, readings)
         scores = feats @ self.weights.vector()
         if strict_kind(found.question) and feats[:, 4].any():
             # an amount, duration or date was asked for and some sentence holds one: only those compete
             scores = np.where(feats[:, 4] > 0, scores, scores - 100.0)
         return sentences, feats, scores
 
-    def sentence_features(self, found: SearchResult) -> tuple[list[_Sentence], np.ndarray]:
-        """Every distinct sentence of the retrieved passages, and its features (SentenceWeights' order)."""
+    def sentence_features(
+        self, found: SearchResult, readings: list[Reading] | None = None
+    ) -> tuple[list[_Sentence], np.ndarray]:
+        """Every distinct sentence of the retrieved passages, and its features (SentenceWeights' order); with
+        the reader's `readings` of the passages, each sentence also carries the reader's best span in it."""
         sentences = self._sentences(found.passages)
+        if readings is not None:
+            sentences = self._with_spans(sentences, found.passages, readings)
         if not sentences or found.query_vector is None:
             return sentences, np.zeros((len(sentences), len(self.weights.vector())), dtype=np.float32)
         q_tokens = self._content_tokens(found)
@@ -186,22 +236,50 @@ class Answerer:
         top = max((s.passage_score for s in sentences), default=0.0) or 1.0
         passage = np.array([s.passage_score / top for s in sentences])
         length = np.array([min(len(toks), 60) / 60 for toks in tokens])
+        spans = np.array([s.span[0] if s.span is not None else -np.inf for s in sentences])
+        reader = np.clip(spans - spans.max(), -_READER_FLOOR, 0.0) if np.isfinite(spans).any() else np.zeros(n)
         return sentences, np.stack(
-            [coverage, pair_cov, cosine, rank, kind, window, title, passage, length], axis=1
+            [coverage, pair_cov, cosine, rank, kind, window, title, passage, length, reader], axis=1
         ).astype(np.float32)
 
+    def _with_spans(
+        self, sentences: list[_Sentence], passages: list[Passage], readings: list[Reading]
+    ) -> list[_Sentence]:
+        """Each sentence with the reader's best span inside it, over every passage that holds it."""
+        out = []
+        for s in sentences:
+            best: tuple[float, int, int] | None = None
+            for p, reading in zip(passages[: len(readings)], readings, strict=True):
+                c = p.chunk
+                if c.article != s.article or s.end <= c.start or s.start >= c.end:
+                    continue
+                score, a, b = reading.span(max(s.start, c.start) - c.start, min(s.end, c.end) - c.start)
+                if np.isfinite(score) and (best is None or score > best[0]):
+                    best = (score, c.start + a, c.start + b)
+            out.append(replace(s, span=best))
+        return out
+
     def gate_signals(
-        self, found: SearchResult, feats: np.ndarray | None = None, best: int | None = None
+        self,
+        found: SearchResult,
+        readings: list[Reading] | None = None,
+        scored: tuple[list[_Sentence], np.ndarray, np.ndarray] | None = None,
     ) -> dict[str, float]:
-        """The refusal gate's signals (GATE_SIGNALS) for the passages found and the best sentence among them."""
-        if feats is None or best is None:
-            _, feats, scores = self.score_sentences(found)
-            best = int(np.argmax(scores)) if len(scores) else -1
+        """The refusal gate's signals (GATE_SIGNALS) for the passages found and the best sentence among them
+        (`scored`: score_sentences' result, when it is at hand)."""
+        sentences, feats, scores = scored or self.score_sentences(found, readings)
+        best = int(np.argmax(scores)) if len(scores) else -1
         row = feats[best] if best >= 0 else np.zeros(len(self.weights.vector()), dtype=np.float32)
+        span = sentences[best].span if best >= 0 else None
+        none = max((r.none for r in readings), default=0.0) if readings else 0.0
+        spans = [s.span[0] for s in sentences if s.span is not None]
         return {
             "support": self.support(found),
             "cosine": float(row[2]),
             "passage": found.passages[0].score if found.passages else 0.0,
+            # the reader's best span in the answer sentence over its "none of these" score, and its best anywhere
+            "reader": span[0] - none if span is not None else -_READER_FLOOR,
+            "reader_any": max(spans) - none if spans else -_READER_FLOOR,
             "coverage": float(row[0]),
             "window": float(row[5]),
             "kind": float(row[4]),
@@ -250,10 +328,11 @@ class Answerer:
         feats: np.ndarray,
         scores: np.ndarray,
         follow_up: str | None = None,
+        readings: list[Reading] | None = None,
     ) -> Answer:
         """The answer (timings are filled in by `ask`)."""
         best = int(np.argmax(scores)) if len(scores) else -1
-        signals = self.gate_signals(found, feats, best)
+        signals = self.gate_signals(found, readings, (sentences, feats, scores))
         support = signals["support"]
         confidence = self.gate.value(signals) if best >= 0 else -1e9
         refusal = Answer(
@@ -271,8 +350,7 @@ class Answerer:
         )
         if best < 0:
             return refusal
-        span = short_answer(found.question, sentences[best].text)
-        short = sentences[best].text[span[0] : span[1]] if span else None
+        short = self._short(follow_up or found.question, sentences[best])
         if short is not None and echoes(short, found.question):
             short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
         unsupported = (
@@ -292,6 +370,18 @@ class Answerer:
         return replace(
             refusal, text=text, short=short, citations=tuple(citations), refused=False, score=float(scores[best])
         )
+
+    def _short(self, question: str, sentence: _Sentence) -> str | None:
+        """The short answer inside the answer sentence: the reader's best span there, else the span model's."""
+        if sentence.span is not None:
+            if spans.question_info(question).kind in _NO_SHORT_KINDS:
+                return None
+            text = self.index.articles[sentence.article].text[sentence.span[1] : sentence.span[2]]
+            # an amount, a duration or a date was asked for: a span without one ("Monday" for "how long") is not it
+            if not strict_kind(question) or holds_kind(question, text):
+                return duration_in(question, text) or text
+        span = short_answer(question, sentence.text)
+        return sentence.text[span[0] : span[1]] if span else None
 
     def _elliptical_ok(self, follow_up: str | None, sentence: str) -> bool:
         """A follow-up ("How long did it last?") on a topic the previous answer established has few words of

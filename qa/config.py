@@ -52,6 +52,9 @@ class Settings:
     candidates: int = 50
     rrf_k: int = 5  # measured on squad-dev16: 5 > 10 > 20 > 30 > 60 (hit@5 0.951 ... 0.936)
     rerank: bool = True
+    # The reader (qa/reader.py) picks the answer's words in the passages read; off: sentences by their features alone
+    # and short answers by the span model (faster, less exact: figures in the README).
+    reader: bool = True
     # LLM answers (opt-in, qa/llm.py): an OpenAI-compatible endpoint (base URL, model, optional API key), or a local
     # GGUF file served in-process; the whole answer's deadline in seconds, its length in tokens, llama.cpp's threads
     # for a GGUF (0: half the cores).

@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -149,6 +150,12 @@ def onnx_export(name: str, int8: bool = False) -> Path:
     source = model_path(name)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/"))[-60:]
     folder = cache_root() / "onnx" / f"{slug}{'-int8' if int8 else ''}-{_export_key(source, int8)}"
+    return cached_export(folder, lambda tmp: _export(name, tmp, int8), repr(name))
+
+
+def cached_export(folder: Path, make: Callable[[Path], None], what: str, fix: str = "set QA_BACKEND=torch") -> Path:
+    """`folder`, made by `make(tmp)` in a temporary folder beside it and renamed into place on first use (its
+    meta file `qa-onnx.json` written last marks it whole)."""
     if (folder / _META).exists():
         return folder
     try:
@@ -157,16 +164,14 @@ def onnx_export(name: str, int8: bool = False) -> Path:
     except OSError as e:
         raise ModelError(
             f"cannot write the ONNX model cache in {folder.parent} ({type(e).__name__}): "
-            "set XDG_CACHE_HOME to a writable folder, or QA_BACKEND=torch"
+            f"set XDG_CACHE_HOME to a writable folder, or {fix.removeprefix('set ')}"
         ) from None
     try:
         try:
-            _export(name, tmp, int8)
+            make(tmp)
         except (RuntimeError, ValueError, OSError) as e:  # the exporter or optimizer cannot handle this model
             why = " ".join(str(e).split())[:200]
-            raise ModelError(
-                f"cannot export {name!r} to ONNX ({type(e).__name__}: {why}): set QA_BACKEND=torch"
-            ) from None
+            raise ModelError(f"cannot export {what} to ONNX ({type(e).__name__}: {why}): {fix}") from None
         for path in tmp.iterdir():
             with open(path, "rb+") as f:
                 os.fsync(f.fileno())
@@ -181,7 +186,7 @@ def onnx_export(name: str, int8: bool = False) -> Path:
     return folder
 
 
-def _export_key(source: str, int8: bool) -> str:
+def _export_key(source: str, int8: bool, extra: str = "") -> str:
     path = Path(source)
     stamps = [(p, p.stat()) for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
     files = sorted([str(p.relative_to(path)), st.st_size, st.st_mtime_ns] for p, st in stamps)
@@ -192,17 +197,16 @@ def _export_key(source: str, int8: bool) -> str:
         except metadata.PackageNotFoundError:
             versions[package] = None
     where = str(path.resolve()) if path.is_dir() else source
-    blob = json.dumps([_EXPORT_VERSION, where, files, versions, int8])
+    blob = json.dumps([_EXPORT_VERSION, where, files, versions, int8, *([extra] if extra else [])])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _export(name: str, dest: Path, int8: bool) -> None:
     """Export the transformer to ONNX (token embeddings out), fuse it, optionally quantise, and check it."""
     try:
-        import onnx
+        import onnx  # noqa: F401  (the exporter's and the quantiser's need)
+        import onnxruntime.quantization  # noqa: F401
         import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from onnxruntime.transformers.optimizer import MODEL_TYPES, optimize_model
     except ModuleNotFoundError as e:
         raise ModelError(
             f"the onnx backend needs {e.name}: pip install onnxruntime onnx, or set QA_BACKEND=torch"
@@ -237,42 +241,13 @@ def _export(name: str, dest: Path, int8: bool) -> None:
             return self.model(**dict(zip(inputs, args, strict=True))).last_hidden_state
 
     sample = tokenizer(["The quick brown fox jumps over the lazy dog.", "Oil"], padding=True, return_tensors="pt")
-    raw, fused = dest / "raw.onnx", dest / "model.onnx"
-    with torch.no_grad(), warnings.catch_warnings():
+    fused = dest / "model.onnx"
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            TokenEmbeddings(),
-            tuple(sample[n] for n in inputs),
-            str(raw),
-            input_names=inputs,
-            output_names=["token_embeddings"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, "token_embeddings"]},
-            opset_version=17,
-            dynamo=False,
-        )
-        logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
-        config = model.config
-        optimized = optimize_model(
-            str(raw),
-            model_type=config.model_type if config.model_type in MODEL_TYPES else "bert",
-            num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
-            hidden_size=int(getattr(config, "hidden_size", 0) or 0),
-        )
-        optimized.save_model_to_file(str(fused))
-        raw.unlink()
+        fused_onnx(TokenEmbeddings(), tuple(sample[n] for n in inputs), inputs, "token_embeddings", fused, model.config)
         file = fused.name
         if int8:
-            logging.disable(logging.WARNING)  # it advises "pre-processing" on the root logger; not for this model
-            try:
-                quantize_dynamic(
-                    str(fused),
-                    str(dest / "model-int8.onnx"),
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,  # per tensor lost 5 points of cosine to torch; per channel under 1
-                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-                )
-            finally:
-                logging.disable(logging.NOTSET)
+            quantize_int8(fused, dest / "model-int8.onnx")
             fused.unlink()
             file = "model-int8.onnx"
     tokenizer.backend_tokenizer.save(str(dest / "tokenizer.json"))
@@ -292,6 +267,54 @@ def _export(name: str, dest: Path, int8: bool) -> None:
     }
     (dest / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     _check_export(name, st, dest, strict=not int8)
+
+
+def quantize_int8(source: Path, dest: Path) -> None:
+    """Dynamic int8 weight quantisation, per channel (per tensor lost 5 points of cosine to torch; per channel
+    under 1)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # it advises "pre-processing" on the root logger; not for these models
+    try:
+        quantize_dynamic(
+            str(source),
+            str(dest),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def fused_onnx(module: Any, sample: tuple[Any, ...], inputs: list[str], output: str, dest: Path, config: Any) -> None:
+    """`module` (a BERT-like transformer) exported to ONNX at `dest`, its attention, layer norms and GELU fused by
+    ONNX Runtime's transformer optimizer (eager attention exports as the MatMul/Softmax pattern it fuses)."""
+    import torch
+    from onnxruntime.transformers.optimizer import MODEL_TYPES, optimize_model
+
+    raw = dest.with_name(f"raw-{dest.name}")
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            sample,
+            str(raw),
+            input_names=inputs,
+            output_names=[output],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, output]},
+            opset_version=17,
+            dynamo=False,
+        )
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    optimized = optimize_model(
+        str(raw),
+        model_type=config.model_type if config.model_type in MODEL_TYPES else "bert",
+        num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
+        hidden_size=int(getattr(config, "hidden_size", 0) or 0),
+    )
+    optimized.save_model_to_file(str(dest))
+    raw.unlink()
 
 
 def _prompts(st: Any) -> tuple[str, str]:

@@ -56,6 +56,7 @@ class Retriever:
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings | None = None) -> None:
         settings = settings or Settings()
+        self.settings = settings
         self.index = index
         self.embedder = embedder
         self.candidates = settings.candidates

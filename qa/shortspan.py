@@ -101,6 +101,14 @@ def holds_kind(question: str, sentence: str) -> bool:
     return any(m.group(0).lower() not in q_words for m in _NAME_LIKE.finditer(sentence))
 
 
+def duration_in(question: str, span: str) -> str | None:
+    """For "how long" questions, the duration inside a longer span ("two hours Monday" -> "two hours")."""
+    if not re.search(r"\bhow long\b", question, re.IGNORECASE):
+        return None
+    found = _DURATION.search(span)
+    return found.group(0) if found else None
+
+
 def strict_kind(question: str) -> bool:
     """Whether the question asks for an amount, a duration or a date: kinds `holds_kind` tells reliably."""
     kinds = wanted_kinds(question)

