@@ -2,7 +2,7 @@
 
 No reader model ships offline (MODELS.md), so qa makes one from the model it already has: the packaged
 all-MiniLM-L6-v2 with rank-16 updates of its linear maps and a start/end head, trained by bench/train_reader.py
-on squad-dev16 with the passages qa's own retriever returns (qa/data/reader.npz, 1.4 MB). It reads each passage
+on squad-dev16 with the passages qa's own retriever returns (qa/data/reader.npz, 1.2 MB). It reads each passage
 with the question ([CLS] question [SEP] passage [SEP], at most MAX_LEN tokens) and scores every span by its
 start and end logits; scores compare across the passages of one question (it was trained with the loss
 normalised over all of them), and each passage's [CLS] scores "none of these".
@@ -79,6 +79,8 @@ class Reading:
 
     def span(self, lo: int = 0, hi: int | None = None) -> tuple[float, int, int]:
         """The best span inside the passage's characters [lo, hi): (score, start, end in the passage)."""
+        if not len(self.offsets):
+            return -np.inf, lo, lo
         hi = int(self.offsets[-1, 1]) if hi is None else hi
         inside = np.flatnonzero((self.offsets[:, 0] >= lo) & (self.offsets[:, 1] <= hi))
         if not len(inside):

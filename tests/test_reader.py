@@ -49,6 +49,8 @@ def test_reader_reads_the_answer_and_its_scores_compare_across_passages() -> Non
     assert lo <= a < b <= len(MEXICO)
     _, a, b = readings[1].span(0, lo)
     assert b <= lo and "two hours" not in MEXICO[a:b]
+    # an empty passage has no span at all
+    assert reader.read("How long did the meeting last?", [""])[0].span()[0] == -np.inf
 
 
 def test_reader_export_is_cached_and_made_again_after_it_is_removed(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
