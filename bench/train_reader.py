@@ -49,7 +49,6 @@ def prepare(out: Path) -> None:
 
     from bench.answers import answerer_for
     from bench.gate import paragraph_spans
-    from qa.embed import load_embedder
     from qa.reader import pair_tokenizer
 
     questions = [json.loads(line) for line in (SQUAD / "questions.jsonl").read_text().splitlines() if line.strip()]
@@ -64,7 +63,6 @@ def prepare(out: Path) -> None:
         by_article: dict[str, list[Any]] = {}
         for c in index.chunks:
             by_article.setdefault(c.article, []).append(c)
-        load_embedder()
         for qn, q in enumerate(questions):
             name = q["source_articles"][0]
             text = index.articles[name].text

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from qa import spans
 from qa.chunk import sentence_spans
 from qa.dates import Period
 from qa.evaluate import normalize
@@ -27,14 +26,13 @@ from qa.gate import Gate
 from qa.lexical import tokenize
 from qa.reader import READ_PASSAGES, Reader, Reading, shared_reader
 from qa.retrieve import Retriever, SearchResult
-from qa.shortspan import duration_in, holds_kind, short_answer, strict_kind
+from qa.shortspan import duration_in, holds_kind, short_answer, strict_kind, wants_clause
 from qa.types import Passage
 
 REFUSAL_THRESHOLD = 0.0  # the least Gate value an answer needs
 _SEVERAL = re.compile(r"\b(?:both|each|all|compare|compared|differ|difference|two meetings|either)\b", re.I)
 # a capitalised word not opening the question or a sentence of it, or an acronym
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b(?:[A-Z][\w-]*[a-z][\w-]*|[A-Z]{2,})\b")
-_NO_SHORT_KINDS = frozenset({"why", "how"})  # a reason or a manner is a clause, not a short span
 _READER_FLOOR = 20.0  # the reader feature's floor: a span this far below the best is no candidate at all
 _MIN_WORDS = 4  # headings ("Iran Unresolved") are not answers
 # Stemmed words that make up a question's form; bm25s's English stop list keeps most of them. The last lines:
@@ -374,7 +372,7 @@ class Answerer:
     def _short(self, question: str, sentence: _Sentence) -> str | None:
         """The short answer inside the answer sentence: the reader's best span there, else the span model's."""
         if sentence.span is not None:
-            if spans.question_info(question).kind in _NO_SHORT_KINDS:
+            if wants_clause(question):
                 return None
             text = self.index.articles[sentence.article].text[sentence.span[1] : sentence.span[2]]
             # an amount, a duration or a date was asked for: a span without one ("Monday" for "how long") is not it

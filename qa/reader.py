@@ -24,7 +24,7 @@ MAX_LEN = 256  # tokens of question and passage together (MiniLM's own limit)
 MAX_ANSWER = 30  # tokens in a span at most
 # The best passages an answer reads. Measured on 600 squad-dev16 questions with the cross-validated readers (the
 # sentence holding the best span; 2 cores): 2 passages: sentence accuracy 0.747, F1 0.520, 55 ms; 3: 0.747,
-# 0.525, 74 ms; 4: 0.743, 0.518, 92 ms; 5: 0.735, 0.512, 108 ms (int8 weights, 5: 0.727, 0.506, 74 ms).
+# 0.525, 74 ms; 4: 0.743, 0.518, 92 ms; 5: 0.735, 0.512, 108 ms (int8 weights, 5: 0.727, 0.506, 74 ms; not kept).
 READ_PASSAGES = 3
 LORA_TARGETS = ("query", "key", "value", "dense")  # every linear map of the encoder's layers
 
@@ -63,8 +63,6 @@ def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[
 
 
 WEIGHTS = "reader.npz"
-_META = "qa-onnx.json"  # written last: marks an export whole (qa.onnx_backend.cached_export)
-READER_INT8 = False
 _EXPORT = 2  # bump when the reader's export recipe changes
 
 
@@ -95,21 +93,20 @@ class Reader:
     trained rank-R updates merged into its weights and the start/end head on top, exported once to the ONNX
     cache ($XDG_CACHE_HOME/qa/onnx) and checked against torch there."""
 
-    def __init__(self, weights: Path | None = None, threads: int = 0, int8: bool = READER_INT8) -> None:
+    def __init__(self, weights: Path | None = None, threads: int = 0) -> None:
         import onnxruntime as ort
 
         from qa.onnx_backend import _cores
 
         self.weights = weights or Path(str(resources.files("qa") / "data" / WEIGHTS))
-        folder = reader_export(self.weights, int8)
+        folder = reader_export(self.weights)
         self.tokenizer = pair_tokenizer(str(folder / "tokenizer.json"))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or _cores()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        file = json.loads((folder / _META).read_text(encoding="utf-8"))["file"]
-        self.session = ort.InferenceSession(str(folder / file), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     def read(self, question: str, passages: list[str]) -> list[Reading]:
         """Each passage read with the question (one batch, padded to the longest)."""
@@ -146,9 +143,8 @@ def shared_reader() -> Reader:
     return Reader()
 
 
-def reader_export(weights: Path, int8: bool = READER_INT8) -> Path:
-    """The folder holding the reader with `weights` exported to ONNX (int8: its weights quantised), exported on
-    first use."""
+def reader_export(weights: Path) -> Path:
+    """The folder holding the reader with `weights` exported to ONNX, exported on first use."""
     import hashlib
 
     from qa.embed import DEFAULT_MODEL, model_path
@@ -156,11 +152,8 @@ def reader_export(weights: Path, int8: bool = READER_INT8) -> Path:
 
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     source = model_path(DEFAULT_MODEL)
-    key = _export_key(source, int8, f"reader{_EXPORT}-{digest}")
-    folder = cache_root() / "onnx" / f"reader{'-int8' if int8 else ''}-{key}"
-    return cached_export(
-        folder, lambda tmp: _export(source, weights, tmp, int8), f"the reader {weights}", "set QA_READER=0"
-    )
+    folder = cache_root() / "onnx" / f"reader-{_export_key(source, False, f'reader{_EXPORT}-{digest}')}"
+    return cached_export(folder, lambda tmp: _export(source, weights, tmp), f"the reader {weights}", "set QA_READER=0")
 
 
 def merged_model(source: str, weights: Path) -> Any:
@@ -197,13 +190,14 @@ def merged_model(source: str, weights: Path) -> Any:
     return Logits().eval()
 
 
-def _export(source: str, weights: Path, dest: Path, int8: bool) -> None:
+def _export(source: str, weights: Path, dest: Path) -> None:
+    """The merged reader exported and fused (qa.onnx_backend.fused_onnx), checked against torch."""
     import warnings
 
     import onnxruntime as ort
     import torch
 
-    from qa.onnx_backend import fused_onnx, quantize_int8
+    from qa.onnx_backend import _META, fused_onnx
 
     model = merged_model(source, weights)
     tok = pair_tokenizer(str(Path(source) / "tokenizer.json"))
@@ -219,17 +213,11 @@ def _export(source: str, weights: Path, dest: Path, int8: bool) -> None:
         warnings.simplefilter("ignore")
         fused_onnx(model, tuple(sample), inputs, "logits", dest / "model.onnx", model.base.config)
     tok.save(str(dest / "tokenizer.json"))
-    file = "model.onnx"
-    if int8:
-        quantize_int8(dest / file, dest / "model-int8.onnx")
-        (dest / file).unlink()
-        file = "model-int8.onnx"
-    session = ort.InferenceSession(str(dest / file), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(dest / "model.onnx"), providers=["CPUExecutionProvider"])
     got = session.run(None, dict(zip(inputs, [s.numpy() for s in sample], strict=True)))[0]
     with torch.no_grad():
         want = model(*sample).numpy()
     worst = float(np.max(np.abs(got - want) * sample[1].numpy()[..., None]))
-    if worst > (3.0 if int8 else 1e-2):  # logits run about -20..10
+    if worst > 1e-2:  # logits run about -20..10
         raise ValueError(f"the ONNX reader's logits differ from torch's by {worst:.4f}")
-    meta = {"file": file, "weights": str(weights), "int8": int8, "export": _EXPORT}
-    (dest / _META).write_text(json.dumps(meta), encoding="utf-8")
+    (dest / _META).write_text(json.dumps({"weights": str(weights), "export": _EXPORT}), encoding="utf-8")

@@ -54,16 +54,23 @@ def wanted_kinds(question: str) -> tuple[str, ...] | None:
 
 
 _NO_SHORT = frozenset({"why", "how"})  # a reason or a manner is a clause, not a short span
+_HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
+
+
+def wants_clause(question: str) -> bool:
+    """Why and how questions want a reason or a manner: a clause, so no short answer."""
+    from qa import spans
+
+    return spans.question_info(question).kind in _NO_SHORT
 
 
 def short_answer(question: str, sentence: str) -> tuple[int, int] | None:
     """(start, end) of the short answer inside `sentence`, or None."""
     from qa import spans
 
-    info = spans.question_info(question)
-    if info.kind in _NO_SHORT:
+    if wants_clause(question):
         return None
-    best = spans.best_span(info, sentence)
+    best = spans.best_span(spans.question_info(question), sentence)
     return (best[0], best[1]) if best else None
 
 
@@ -90,7 +97,7 @@ def holds_kind(question: str, sentence: str) -> bool:
     kinds = wanted_kinds(question)
     if kinds is None:
         return False
-    if re.search(r"\bhow long\b", question, re.IGNORECASE):
+    if _HOW_LONG.search(question):
         return _DURATION.search(sentence) is not None
     if _AMOUNT_Q.search(question) or set(kinds) & _NUMERIC:
         # "June 16" or "in 2012" is a date, not an amount
@@ -103,7 +110,7 @@ def holds_kind(question: str, sentence: str) -> bool:
 
 def duration_in(question: str, span: str) -> str | None:
     """For "how long" questions, the duration inside a longer span ("two hours Monday" -> "two hours")."""
-    if not re.search(r"\bhow long\b", question, re.IGNORECASE):
+    if not _HOW_LONG.search(question):
         return None
     found = _DURATION.search(span)
     return found.group(0) if found else None
