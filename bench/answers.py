@@ -73,6 +73,24 @@ def fold_readers() -> dict[str, Any]:
     return out
 
 
+def fold_sentence_weights() -> dict[str, Any]:
+    """Article -> sentence weights fitted on the other half of the articles (bench/span_data.py --reader-cv's
+    rows, bench/train_span.py's fit; the same halves as the readers')."""
+    import pickle
+
+    from bench.train_span import fit_sentences, sentence_groups
+    from qa.answer import SentenceWeights
+
+    groups = sentence_groups(pickle.loads((ROOT / "bench/results/span_data_reader.pkl").read_bytes()))
+    articles = sorted({a for _, _, a in groups})
+    out = {}
+    for half in (0, 1):
+        held = set(articles[half::2])
+        w = fit_sentences([g for g in groups if g[2] not in held], 1e-4)
+        out.update({a: SentenceWeights(*(w / w[0])) for a in held})
+    return out
+
+
 def quality(
     answerer: Answerer, questions: list[dict[str, Any]], span_cv: bool = False, reader_cv: bool = False
 ) -> dict[str, Any]:
@@ -81,12 +99,14 @@ def quality(
     em, f, sent, refused, times = [], [], [], 0, []
     folds = fold_weights() if span_cv else {}
     readers = fold_readers() if reader_cv else {}
+    weights = fold_sentence_weights() if reader_cv else {}
     shipped = spans.weights
     for q in questions:
         if span_cv:  # the question's article was held out of the short-answer model that answers it
             spans.weights = lambda w=folds[q["source_articles"][0]]: w  # type: ignore[misc]
-        if reader_cv:  # and of the reader that reads it
+        if reader_cv:  # and of the reader that reads it, and of the sentence weights
             answerer.reader = readers[q["source_articles"][0]]
+            answerer.weights = weights[q["source_articles"][0]]
         t0 = time.perf_counter()
         a = answerer.ask(q["question"])
         times.append((time.perf_counter() - t0) * 1000)

@@ -205,20 +205,10 @@ def main() -> None:
 
 
 def sentence_groups(rows: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """Per question: the candidate sentences' features, which hold a gold answer, and its article. For
-    amount/duration/date questions only sentences holding one compete (as in Answerer.score_sentences)."""
-    from qa.shortspan import strict_kind
-
-    out = []
-    for r in rows:
-        feats, gold = r["feats"], r["gold"]
-        if not len(feats):
-            continue
-        if strict_kind(r["question"]) and feats[:, 4].any():
-            keep = feats[:, 4] > 0
-            feats, gold = feats[keep], gold[keep]
-        out.append((feats, gold.astype(bool), r["source"]))
-    return out
+    """Per question: the candidate sentences' features, which hold a gold answer, and its article. Every
+    sentence competes, as in Answerer.score_sentences with the reader (letting only those that hold the amount,
+    duration or date asked for compete lost 1.5 points of held-out sentence accuracy: holds_kind misses some)."""
+    return [(r["feats"], r["gold"].astype(bool), r["source"]) for r in rows if len(r["feats"])]
 
 
 def fit_sentences(groups: list[tuple[np.ndarray, np.ndarray, str]], l2: float, steps: int = 500) -> np.ndarray:

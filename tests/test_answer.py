@@ -171,6 +171,32 @@ def test_a_question_naming_what_the_passages_never_mention_is_refused(answerer: 
     assert answerer.ask(question).refused
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Where in Northern Ireland is Eniskillen?",  # one slip of spelling
+        "Where in Northern Ireland is Enniskillén?",  # an accent the article does not write
+        "Why did the UN suspend its observer mission in Syria?",  # the article spells it out: United Nations
+        "What did Obama and Putin say in NorthernIreland?",  # two words run together
+    ],
+)
+def test_a_name_spelt_otherwise_than_in_the_article_is_not_missing(answerer: Answerer, question: str) -> None:
+    assert answerer.missing_names(answerer.retriever.search(question, 5)) == []
+
+
+def test_a_name_near_to_but_not_in_the_article_is_still_missing(answerer: Answerer) -> None:
+    question = "What did Obama and Putin say about Edward Snowden?"
+    assert answerer.missing_names(answerer.retriever.search(question, 5)) == ["Edward", "Snowden"]
+
+
+def test_an_amount_the_articles_do_not_give_is_refused_though_a_sentence_without_one_is_close(
+    answerer: Answerer,
+) -> None:
+    # the suspension of the UN mission is in the 2012 article; how many observers it had is not
+    question = "How many UN observers were in Syria before the mission was suspended?"
+    assert answerer.ask(question).refused
+
+
 def test_a_refused_follow_up_quotes_the_users_words_not_the_widened_query(answerer: Answerer) -> None:
     chat = Conversation(answerer)
     chat.ask("How long did the 2013 meeting between Obama and Putin last?")
