@@ -78,17 +78,11 @@ def fold_sentence_weights() -> dict[str, Any]:
     rows, bench/train_span.py's fit; the same halves as the readers')."""
     import pickle
 
-    from bench.train_span import fit_sentences, sentence_groups
+    from bench.train_span import fold_fits, sentence_groups
     from qa.answer import SentenceWeights
 
     groups = sentence_groups(pickle.loads((ROOT / "bench/results/span_data_reader.pkl").read_bytes()))
-    articles = sorted({a for _, _, a in groups})
-    out = {}
-    for half in (0, 1):
-        held = set(articles[half::2])
-        w = fit_sentences([g for g in groups if g[2] not in held], 1e-4)
-        out.update({a: SentenceWeights(*(w / w[0])) for a in held})
-    return out
+    return {a: SentenceWeights(*(w / w[0])) for held, w in fold_fits(groups, 2) for a in held}
 
 
 def quality(

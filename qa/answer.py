@@ -79,9 +79,10 @@ class SentenceWeights:
         )  # fmt: skip
 
 
-# Without the reader (QA_READER=0): fitted the same way on the features alone, only the sentences holding the
-# amount, duration or date asked for competing (0.741 fitted on all, 0.737 with 4-fold cross-validation by
-# article; every sentence competing: 0.742 held out, but "How long did the meeting last?" cites the lead).
+# Without the reader (QA_READER=0): fitted the same way on the features alone (bench/span_data.py, then
+# bench/train_span.py --sentences --only-kind), only the sentences holding the amount, duration or date asked for
+# competing (0.741 fitted on all, 0.737 with 4-fold cross-validation by article; every sentence competing: 0.742
+# held out, but "How long did the meeting last?" cites the lead).
 PLAIN_WEIGHTS = SentenceWeights(
     coverage=1.0, pairs=-0.09, cosine=1.69, rank=0.39, kind=0.47, window=1.06, title=0.0, passage=0.65, length=0.13
 )
@@ -201,11 +202,12 @@ class Answerer:
         """Every distinct sentence of the retrieved passages, its features and its answer score."""
         sentences, feats = self.sentence_features(found, readings)
         scores = feats @ self.weights.vector()
-        if self.reader is None and strict_kind(found.question) and feats[:, 4].any():
-            # Without the reader, an amount, duration or date asked for and held by some sentence: only those
-            # compete ("How long did the meeting last?" would cite the meeting's lead sentence). With it, every
-            # sentence competes: holds_kind misses some answers, and the reader's span finds the amount.
-            scores = np.where(feats[:, 4] > 0, scores, scores - 100.0)
+        holding = asked_kind_held(found.question, feats)
+        if self.reader is None and holding is not None:
+            # Without the reader only the sentences holding the amount, duration or date asked for compete ("How
+            # long did the meeting last?" would cite the meeting's lead sentence). With it, every sentence
+            # competes: holds_kind misses some answers, and the reader's span finds the amount.
+            scores = np.where(holding, scores, scores - 100.0)
         return sentences, feats, scores
 
     def sentence_features(
@@ -275,10 +277,11 @@ class Answerer:
         """The refusal gate's signals (GATE_SIGNALS) for the passages found and the best sentence among them
         (`scored`: score_sentences' result, when it is at hand)."""
         sentences, feats, scores = scored or self.score_sentences(found, readings)
-        if strict_kind(found.question) and feats[:, 4].any():
+        holding = asked_kind_held(found.question, feats)
+        if holding is not None:
             # An amount, a duration or a date was asked for: whether the articles say it is judged on the best
             # sentence that holds one (the answer sentence may still be another: holds_kind misses some).
-            scores = np.where(feats[:, 4] > 0, scores, -np.inf)
+            scores = np.where(holding, scores, -np.inf)
         best = int(np.argmax(scores)) if len(scores) else -1
         row = feats[best] if best >= 0 else np.zeros(len(self.weights.vector()), dtype=np.float32)
         span = sentences[best].span if best >= 0 else None
@@ -333,12 +336,13 @@ class Answerer:
         text = _fold(" ".join(texts))
         *name_tokens, passage_tokens = tokenize([*(_fold(n) for n in names), text])
         held = set(passage_tokens)
-        acronyms = _initialisms(text)
-        return [
-            n
-            for n, toks in zip(names, name_tokens, strict=True)
-            if toks and n.rstrip("s") not in acronyms and not all(_spelt(t, held) for t in toks)
+        missing = [
+            n for n, toks in zip(names, name_tokens, strict=True) if toks and not all(_spelt(t, held) for t in toks)
         ]
+        if missing:
+            acronyms = _initialisms(text)
+            missing = [n for n in missing if n.removesuffix("s") not in acronyms]
+        return missing
 
     def _compose(
         self,
@@ -504,6 +508,14 @@ def _with_question(answer: Answer, question: str) -> Answer:
     """The answer to a follow-up, under the user's own words (not the query widened with the turn before)."""
     question = " ".join(question.split())
     return replace(answer, question=question, text=refusal_text(question) if answer.refused else answer.text)
+
+
+def asked_kind_held(question: str, feats: np.ndarray) -> np.ndarray | None:
+    """When the question asks for an amount, a duration or a date and some sentence holds one: which sentences
+    do (`feats`: Answerer.sentence_features'); else None."""
+    if not strict_kind(question) or not feats[:, 4].any():
+        return None
+    return np.asarray(feats[:, 4] > 0)
 
 
 def _fold(text: str) -> str:
