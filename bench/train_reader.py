@@ -14,6 +14,18 @@ readers learn it. The loss is normalised over all K passages together (Clark & G
 normalisation"), so that span scores compare across passages: the reader chooses the passage too, not only the
 span. Targets are every occurrence of a gold answer in the passages of the question's own article.
 
+`prepare --near-misses` adds, per question, its K passages with every sentence holding a gold answer deleted,
+answered "none" (SQuAD 2.0's near misses: the question's own story without its fact, what `qa ask` must refuse).
+Tried 2026-11-22 (6 epochs, batch 16, lr 1e-3, on an H100), not shipped: held out, the best span's score over
+"none" told answerable from near-miss passages at ROC AUC 0.83 / 0.88, but the refusal gate refitted with it
+(bench/gate.py --names support,cosine,passage,reader) caught no more of bench/gate.py's near misses (recall
+0.54 / 0.49 at precision 0.64 / 0.72, against 0.54 / 0.53 at 0.64 / 0.71), the seed questions' refusal recall
+stayed 0.769 (no-interpreter's reader signal fell from +4.8 to -13.6, but no-russian-ambassador's stays +9.5 and
+answerable ones fell too), and the sentence choice lost 0.4 points held out (0.786 against 0.791; spans exactly
+gold 0.39 / 0.44 against 0.40 / 0.45). A separate answerable output on [CLS] learnt from the near misses, with the
+start/end learning from the rest as before, did worse on both (AUC 0.80 / 0.86, spans 0.36 / 0.43). Without near
+misses, --rank 64 (4.9 MB) read no better than the shipped 16: spans exactly gold 0.39 / 0.45.
+
 Folds split the articles (even / odd in name order): a fold's model is trained on the questions of the other
 half's articles, so that bench/answers.py --reader-cv answers every question with a reader that never saw its
 article. `train` needs torch and numpy only (it reads the token ids `prepare` wrote and the model's weights), so
@@ -42,9 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT / "eval" / "squad-dev16"
 DATA = ROOT / "bench/results/reader_data.npz"
 K = 5  # passages an answer reads (`qa ask -k 5`)
+KINDS = ("answer", "none", "near")  # an example's passages: with the answer, other passages, the answer deleted
 
 
-def prepare(out: Path) -> None:
+def prepare(out: Path, near_misses: bool = False) -> None:
     import tempfile
 
     from bench.answers import answerer_for
@@ -86,14 +99,18 @@ def prepare(out: Path) -> None:
                     continue
                 pos = [*pos[: K - 1], holding[0]]
             neg = [c for c in chunks if not any(a.lower() in c.text.lower() for a in q["answers"])][:K]
-            for kind, group in (("answer", pos), ("none", neg)):
+            examples = [("answer", pos, [c.text for c in pos]), ("none", neg, [c.text for c in neg])]
+            near = [_without_answer(c.text, q["answers"]) for c in pos] if near_misses else []
+            if near and not any(_said(t, q["answers"]) for t in near):
+                examples.append(("near", pos, near))
+            for kind, group, texts in examples:
                 if len(group) < K:
                     continue
                 e = len(meta)
-                enc = tok.encode_batch([(q["question"], c.text) for c in group])
+                enc = tok.encode_batch([(q["question"], t) for t in texts])
                 ids.append(np.array([_padded(x.ids) for x in enc], dtype=np.uint16))
-                meta.append((qn, articles.index(name), kind == "none"))
-                if kind == "none":
+                meta.append((qn, articles.index(name), KINDS.index(kind)))
+                if kind != "answer":
                     continue
                 for k, (c, x) in enumerate(zip(group, enc, strict=True)):
                     if c.article != name:
@@ -116,16 +133,29 @@ def prepare(out: Path) -> None:
         ids=np.stack([ids[e] for e in keep]),
         question=np.array([meta[e][0] for e in keep], dtype=np.int32),
         article=np.array([meta[e][1] for e in keep], dtype=np.int32),
-        none=np.array([meta[e][2] for e in keep], dtype=bool),
+        none=np.array([meta[e][2] > 0 for e in keep], dtype=bool),
+        kind=np.array([meta[e][2] for e in keep], dtype=np.int8),
         targets=tgt,
         articles=np.array(articles),
     )
-    n_none = sum(meta[e][2] for e in keep)
+    n = [sum(meta[e][2] == k for e in keep) for k in range(len(KINDS))]
     print(
-        f"{len(keep)} examples ({len(keep) - n_none} with an answer, {n_none} without) of {K} passages, "
+        f"{len(keep)} examples ({n[0]} with an answer, {n[1]} of other passages, {n[2]} near misses) of {K} passages, "
         f"{len(tgt)} answer positions; gold passage put in for {missed} questions retrieval missed; "
         f"{time.perf_counter() - t0:.0f} s -> {out}"
     )
+
+
+def _said(text: str, answers: list[str]) -> bool:
+    return any(a.lower() in text.lower() for a in answers)
+
+
+def _without_answer(text: str, answers: list[str]) -> str:
+    """The passage with every sentence that holds a gold answer (any case) deleted."""
+    from qa.chunk import sentence_spans
+
+    kept = [text[s:e] for s, e in sentence_spans(text, 0, len(text)) if not _said(text[s:e], answers)]
+    return " ".join(kept)
 
 
 def _occurrences(text: str, answer: str) -> list[int]:
@@ -165,6 +195,7 @@ def train(args: argparse.Namespace) -> None:
     z = np.load(args.data)
     ids = torch.from_numpy(z["ids"].astype(np.int64))
     article, none, tgt = z["article"], z["none"], z["targets"]
+    kind = z["kind"] if "kind" in z.files else none.astype(np.int8)
     held = (article % 2 == args.fold) if args.fold >= 0 else np.zeros(len(article), dtype=bool)
     train_ex, test_ex = np.flatnonzero(~held), np.flatnonzero(held)
     if args.limit:  # a smoke run
@@ -204,7 +235,7 @@ def train(args: argparse.Namespace) -> None:
             total += float(loss.detach()) * len(rows)
         row = {"epoch": epoch + 1, "loss": total / len(order), "s": round(time.perf_counter() - t0, 1)}
         if len(test_ex):
-            row |= evaluate(model, ids, starts, ends, none, test_ex, device)
+            row |= evaluate(model, ids, starts, ends, kind, test_ex, device)
         history.append(row)
         print(json.dumps(row), flush=True)
     save(model, args, history, z["articles"], article, held)
@@ -217,10 +248,10 @@ def _shared_loss(logits: Any, target: Any) -> Any:
     return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~target, -1e4), -1)).mean()
 
 
-def evaluate(model: Any, ids: Any, starts: Any, ends: Any, none: np.ndarray, rows: np.ndarray, device: Any) -> dict:
+def evaluate(model: Any, ids: Any, starts: Any, ends: Any, kind: np.ndarray, rows: np.ndarray, device: Any) -> dict:
     """On held-out examples: how often the best span over the K passages is a gold span (start and end both
     gold, in one passage), and how well the best span's score over the "none" score tells the examples with an
-    answer from those without (ROC AUC)."""
+    answer from those without (ROC AUC), from those of other passages and from the near misses."""
     import torch
 
     from qa.reader import best_span
@@ -243,11 +274,15 @@ def evaluate(model: Any, ids: Any, starts: Any, ends: Any, none: np.ndarray, row
                     if score > best:
                         best, at = score, (k, a, c)
                 null = max(s[j, k * L] + e[j, k * L] for k in range(Kp))
-                margin.append((best - null, not none[ex]))
-                if not none[ex]:
+                margin.append((best - null, int(kind[ex])))
+                if not kind[ex]:
                     k, a, c = at
                     hit.append(bool(starts[ex, k * L + a] and ends[ex, k * L + c]))
-    return {"span_hit": float(np.mean(hit)), "none_auc": _auc(margin)}
+    return {
+        "span_hit": float(np.mean(hit)),
+        "none_auc": _auc([(m, k == 0) for m, k in margin if k < 2]),
+        "near_auc": _auc([(m, k == 0) for m, k in margin if k != 1]),
+    }
 
 
 def _passage_mask(ids: np.ndarray) -> np.ndarray:
@@ -345,6 +380,12 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare")
     p.add_argument("--out", type=Path, default=DATA)
+    p.add_argument(
+        "--near-misses",
+        action="store_true",
+        help="also each question over its passages with the "
+        "sentences holding its answer deleted, answered 'none' (tried: see the module's docstring)",
+    )
     t = sub.add_parser("train")
     t.add_argument("--fold", type=int, default=-1, help="hold out the articles of this half (0 or 1)")
     t.add_argument("--all", action="store_true", help="train on every article: the reader that ships")
@@ -359,7 +400,7 @@ def main() -> None:
     t.add_argument("--limit", type=int, default=0, help="train on N examples and hold out N (a smoke run)")
     args = ap.parse_args()
     if args.cmd == "prepare":
-        prepare(args.out)
+        prepare(args.out, args.near_misses)
         return
     if args.all == (args.fold >= 0):
         ap.error("train needs one of --fold 0|1 or --all")
