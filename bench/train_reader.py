@@ -98,7 +98,7 @@ def prepare(out: Path, near_misses: bool = False) -> None:
                 if not holding:
                     continue
                 pos = [*pos[: K - 1], holding[0]]
-            neg = [c for c in chunks if not any(a.lower() in c.text.lower() for a in q["answers"])][:K]
+            neg = [c for c in chunks if not _said(c.text, q["answers"])][:K]
             examples = [("answer", pos, [c.text for c in pos]), ("none", neg, [c.text for c in neg])]
             near = [_without_answer(c.text, q["answers"]) for c in pos] if near_misses else []
             if near and not any(_said(t, q["answers"]) for t in near):
@@ -147,6 +147,7 @@ def prepare(out: Path, near_misses: bool = False) -> None:
 
 
 def _said(text: str, answers: list[str]) -> bool:
+    """Some gold answer occurs in the text, in any case."""
     return any(a.lower() in text.lower() for a in answers)
 
 
