@@ -52,7 +52,8 @@ _PARA = re.compile(r"\n\s*\n")
 # With the reader (each question read by the fold reader that never saw its article, bench/train_reader.py):
 # "reader" (its best span in the answer sentence over its "none of these"; in GATE_SIGNALS, weight 0 for now) and
 # "reader_any" (its best span anywhere): --names support,cosine,passage,reader held out near recall 0.54 / 0.53
-# at precision 0.64 / 0.71 (answerable refused 8.9% / 5.2%); the three alone 0.43 / 0.49 at 0.67 / 0.69.
+# at precision 0.64 / 0.71 (answerable refused 8.9% / 5.2%); the three alone 0.43 / 0.49 at 0.67 / 0.69 then,
+# 0.51 / 0.50 at 0.61 / 0.68 re-run with the answerer of 2026-11-22 (its sentence choice changed the cosine).
 # The reader signal counted only for questions asking for an amount, a duration or a date (shortspan.strict_kind),
 # or only for factoid ones, beside the three: held out near recall 0.41 / 0.51 and 0.43 / 0.48, no better (the
 # rows keep each question's text for such offline refits: --cached).

@@ -18,11 +18,11 @@ class Gate:
     articles that are not in the index ("away": off-topic), and questions about the same story whose fact is
     not there ("near": the sentence that answered them deleted from the indexed article; the questions users
     ask that the articles don't answer are mostly these). Fitted on the articles of one half, scored on the
-    other (re-measured 2026-11-22, session 8, with the answer sentence the current answerer picks): away precision
-    0.89 / 0.95, recall 0.98 / 0.98; near precision 0.61 / 0.68, recall 0.51 / 0.50; answerable questions refused
-    5.7-9.5%. Near misses are the hard case: the best
-    sentence's own coverage, whether it holds the kind asked for, the short-answer model's confidence and how
-    much of the question surrounds that short answer were tried as more signals and separated them no better.
+    other (re-measured 2026-11-22 with the answer sentence the current answerer picks): away precision 0.89 /
+    0.95, recall 0.98 / 0.98; near precision 0.61 / 0.68, recall 0.51 / 0.50; answerable questions refused
+    5.7-9.5%. Near misses are the hard case: the best sentence's own coverage, whether it holds the kind asked
+    for, the short-answer model's confidence and how much of the question surrounds that short answer were
+    tried as more signals and separated them no better.
     The fit on the away set alone (before) refused 3.5% of answerable questions but caught only 0.34 of the
     near misses."""
 
