@@ -11,7 +11,7 @@ INDEX ?= index
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install llm run index test lint pytest chromium bench eval clean
+.PHONY: install llm run index test test-fast lint pytest chromium bench eval clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,7 +30,7 @@ $(LLM_STAMP): $(STAMP)
 	touch $(LLM_STAMP)
 
 llm: $(LLM_STAMP)
-	$(BIN)/python -m qa.gguf
+	$(BIN)/python -m qa.llm.gguf
 
 index: install
 	$(BIN)/qa index build --articles $(ARTICLES) --index $(INDEX)
@@ -40,8 +40,8 @@ run: index
 	$(BIN)/qa serve --index $(INDEX) --articles $(ARTICLES) --host $(HOST) --port $(PORT)
 
 lint: install llm
-	$(BIN)/ruff check qa tests bench app.py
-	$(BIN)/ruff format --check qa tests bench app.py
+	$(BIN)/ruff check qa tests bench train app.py
+	$(BIN)/ruff format --check qa tests bench train app.py
 	$(BIN)/mypy
 
 # The browser tests drive Debian's chromium (Playwright never downloads a browser of its own).
@@ -53,11 +53,15 @@ pytest: install chromium llm
 
 test: lint pytest
 
-# The README's Performance table in one run (about an hour on 2 cores; `--quick` for a smoke run): qa against the
+# The fast tier (under 2 minutes): no whole-corpus builds, servers, browser or LLM.
+test-fast: install
+	$(BIN)/pytest -m "not slow and not browser and not llm"
+
+# docs/performance.md's table in one run (about an hour on 2 cores; `--quick` for a smoke run): qa against the
 # plain LangChain pipeline (the `bench` extra), backends, latency, 1M vectors. Writes bench/results/perf.json.
 bench: install
 	$(BIN)/pip install -q -c constraints.txt -e '.[bench]'
-	$(BIN)/python bench/perf.py
+	$(BIN)/python -m bench.perf
 
 # The seed question set: its own index in eval/report/index (so index/ is left as it is), report in eval/report/.
 eval: install

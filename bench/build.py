@@ -1,6 +1,6 @@
 """Index-build benchmark: where the time goes, and whether adding one article stays cheap as the index grows.
 
-    python bench/build.py [--large 2000] [--repeat 3]
+    python -m bench.build [--large 2000] [--repeat 3]
 
 1. squad-dev16 (16 articles): the model's forward pass alone over exactly the texts a build embeds,
    against the whole pipeline (ingest, chunk, embed, write) with the same loaded model, measured
@@ -27,15 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corpus import SQUAD_ARTICLES, write_corpus
-
-from qa.build import build, embed_text
-from qa.chunk import chunk_article
+from bench.common import RESULTS
+from bench.corpus import squad_articles, write_corpus
 from qa.config import Settings
-from qa.embed import load_embedder
-from qa.ingest import list_files, read_file
-
-ROOT = Path(__file__).resolve().parent.parent
+from qa.embed.embedder import load_embedder
+from qa.index.build import build, embed_text
+from qa.ingest.chunk import chunk_article
+from qa.ingest.read import read_file
+from qa.ingest.scan import list_files
 
 
 def forward_only(settings: Settings) -> tuple[float, int]:
@@ -64,7 +63,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="forward/pipeline runs to compare")
     ap.add_argument("--adds", type=int, default=5, help="articles added one at a time to each index")
     ap.add_argument("--parts", default="squad,add", help="which parts to run: squad, add")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/build.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "build.json")
     args = ap.parse_args()
     results: dict[str, Any] = {
         "table": [],
@@ -87,7 +86,7 @@ def main() -> None:
 
 def squad_build(args: argparse.Namespace, results: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(index=Path(tmp) / "index", articles=SQUAD_ARTICLES)
+        settings = Settings(index=Path(tmp) / "index", articles=squad_articles())
         fwd, pipe = [], []
         for _ in range(args.repeat):
             seconds, n_chunks = forward_only(settings)
@@ -103,7 +102,7 @@ def squad_build(args: argparse.Namespace, results: dict[str, Any]) -> None:
                 "build",
                 "--rebuild",
                 "--articles",
-                str(SQUAD_ARTICLES),
+                str(squad_articles()),
                 "--index",
                 str(settings.index),
             ],

@@ -1,6 +1,6 @@
 """Choose the chunk size by measurement: dense hit@k on squad-dev16 for several sizes.
 
-    python bench/chunk_sizes.py [--articles DIR] [--questions FILE] [--sizes 400,600,800,1000,1200]
+    python -m bench.chunk_sizes [--articles DIR] [--questions FILE] [--sizes 400,600,800,1000,1200]
 
 Builds one index per size (in a temporary folder), runs every question through dense retrieval, prints a
 table and writes bench/results/chunk_sizes.json. Overlap is 20% of the size.
@@ -16,23 +16,25 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.build import build
+from bench.common import RESULTS, data_dir
 from qa.config import Settings
-from qa.embed import load_embedder
-from qa.evaluate import first_hit, retrieval_metrics
-from qa.store import Index
-from qa.types import Passage
-
-ROOT = Path(__file__).resolve().parent.parent
+from qa.embed.embedder import load_embedder
+from qa.eval.metrics import first_hit, retrieval_metrics
+from qa.index.build import build
+from qa.index.store import Index
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--articles", type=Path, default=ROOT / "eval/squad-dev16/articles")
-    ap.add_argument("--questions", type=Path, default=ROOT / "eval/squad-dev16/questions.jsonl")
+    ap.add_argument("--articles", type=Path, help="default: squad-dev16's")
+    ap.add_argument("--questions", type=Path, help="default: squad-dev16's")
     ap.add_argument("--sizes", default="400,600,800,1000,1200")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/chunk_sizes.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "chunk_sizes.json")
     args = ap.parse_args()
+    if args.articles is None or args.questions is None:
+        squad = data_dir("squad-dev16")
+        args.articles = args.articles or squad / "articles"
+        args.questions = args.questions or squad / "questions.jsonl"
 
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     questions = [q for q in questions if q["answers"]]
@@ -50,8 +52,7 @@ def main() -> None:
             ranks = []
             for q, row_ids, row_scores in zip(questions, found, scores, strict=True):
                 passages = [
-                    Passage(index.chunks[r], float(s), n)
-                    for n, (r, s) in enumerate(zip(row_ids, row_scores, strict=True), 1)
+                    index.passage(r, float(s), n) for n, (r, s) in enumerate(zip(row_ids, row_scores, strict=True), 1)
                 ]
                 ranks.append(first_hit(passages, q["answers"], q["source_articles"]))
             m = retrieval_metrics(ranks)

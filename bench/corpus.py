@@ -23,14 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-SQUAD_ARTICLES = ROOT / "eval" / "squad-dev16" / "articles"
+from bench.common import data_dir
+
 LARGE_SIZES = (2, 3, 4, 5, 6, 7, 8)
+
+
+def squad_articles() -> Path:
+    return data_dir() / "articles"
 
 
 def windows(sizes: tuple[int, ...] = (2, 3, 4), seed: int = 13) -> list[tuple[str, str]]:
     out = []
-    for path in sorted(SQUAD_ARTICLES.glob("*.txt")):
+    for path in sorted(squad_articles().glob("*.txt")):
         title, *paras = [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
         for size in sizes:
             for i in range(len(paras) - size + 1):

@@ -1,12 +1,12 @@
 """LLM answers against extractive ones: EM/F1, supported sentences, latency (the README's "LLM answers" figures).
 
-    python bench/llm.py [--squad 300] [--seed 0] [--seeds-limit N] [--gguf PATH] [--threads N] [--out FILE]
+    python -m bench.llm [--squad 300] [--seed 0] [--seeds-limit N] [--gguf PATH] [--threads N] [--out FILE]
 
 Two question sets: eval/questions.jsonl on an index of seeds/, and --squad questions of squad-dev16 (a fixed sample,
-random.Random(--seed)) on an index of its 16 articles. Every question goes through qa.llm.LLMAnswerer the way
+random.Random(--seed)) on an index of its 16 articles. Every question goes through qa.llm.answerer.LLMAnswerer the way
 `qa ask --answerer llm` does: the extractive answerer runs first (its answer and its latency are the extractive
 figures), then the LLM, a local GGUF (default: the test model, Qwen2.5-Coder-0.5B-Instruct, `python -m qa.gguf`)
-served by llama.cpp on loopback, then the check. Scored as `qa eval` scores (qa.eval_run.score): EM/F1 of the short
+served by llama.cpp on loopback, then the check. Scored as `qa eval` scores (qa.eval.run.score): EM/F1 of the short
 answer, else the answer text; a refusal scores 0. For the LLM: the share of its sentences supported (by the passage
 it cites; and with re-citation, the default), how often its answer is shown, falls back for want of support, or
 fails. Latency: the extractive answer's, and the whole LLM answer's (extractive + LLM + check), p50 and p95.
@@ -14,7 +14,7 @@ fails. Latency: the extractive answer's, and the whole LLM answer's (extractive 
 Prints a table; writes bench/results/llm.json (after every 20 questions too, so a cut-short run keeps its figures;
 `--resume` goes on from them).
 
-    python bench/llm.py --rescore     # check the LLM texts of --out again with qa.verify as it is now, and rescore
+    python -m bench.llm --rescore     # check the LLM texts of --out again with qa.llm.verify as it is now, and rescore
 
 The check does not change what the LLM writes: --rescore takes each question's saved LLM text and the passages it
 read, checks it again (re-cited and strict), and recomputes the LLM's EM/F1 and shares; latencies stay as measured.
@@ -35,19 +35,19 @@ from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from qa.answer import Answerer
-from qa.build import build
+from bench.common import RESULTS, ROOT, data_dir
 from qa.config import Settings
-from qa.embed import load_embedder
-from qa.eval_run import EvalQuestion, load_questions, score
-from qa.gguf import default_path
-from qa.llm import LLM_FAILED, LOCAL_MODEL_NAME, NO_SUPPORT, LLMAnswerer, LLMResult, local_server, open_llm
-from qa.retrieve import Retriever
-from qa.store import Index
-from qa.verify import Verifier
+from qa.embed.embedder import load_embedder
+from qa.eval.questions import EvalQuestion, load_questions
+from qa.eval.run import score
+from qa.index.build import build
+from qa.llm.answerer import LLM_FAILED, NO_SUPPORT, LLMAnswerer, LLMResult
+from qa.llm.client import open_llm
+from qa.llm.gguf import default_path
+from qa.llm.local import LOCAL_MODEL_NAME, local_server
+from qa.llm.verify import Verifier
+from qa.pipeline import QA
 
-ROOT = Path(__file__).resolve().parent.parent
-SQUAD = ROOT / "eval" / "squad-dev16"
 K = 5
 
 
@@ -56,10 +56,10 @@ def main() -> None:
     ap.add_argument("--squad", type=int, default=300, help="squad-dev16 questions (a seeded sample)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds-limit", type=int, default=None, help="only the first N seed questions")
-    ap.add_argument("--gguf", type=Path, default=default_path())
+    ap.add_argument("--gguf", type=Path, default=default_path(Settings.from_env().cache_dir))
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: half the cores)")
     ap.add_argument("--max-tokens", type=int, default=Settings().llm_max_tokens)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/llm.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "llm.json")
     ap.add_argument(
         "--table", action="store_true", help="only print the table of --out, summarised again from its rows"
     )
@@ -82,10 +82,11 @@ def main() -> None:
     print(f"model {args.gguf.name} on {server.base_url} ({time.perf_counter() - t0:.1f} s)", flush=True)
     embedder = load_embedder()
     tmp = tempfile.TemporaryDirectory(prefix="qa-bench-llm-")
-    squad = random.Random(args.seed).sample(load_questions(SQUAD / "questions.jsonl"), args.squad)
+    squad_dir = data_dir("squad-dev16")
+    squad = random.Random(args.seed).sample(load_questions(squad_dir / "questions.jsonl"), args.squad)
     sets = [
         ("seeds", ROOT / "seeds", load_questions(ROOT / "eval/questions.jsonl")[: args.seeds_limit]),
-        ("squad-dev16", SQUAD / "articles", squad),
+        ("squad-dev16", squad_dir / "articles", squad),
     ]
     done: dict[str, list[dict[str, Any]]] = {}
     if args.resume and args.out.exists():
@@ -119,9 +120,10 @@ def main() -> None:
             llm_max_tokens=args.max_tokens,
         )
         build(settings, embedder=embedder)
-        answerer = Answerer(Retriever(Index.load(settings.index), embedder, settings))
-        llm = LLMAnswerer(answerer, open_llm(settings))
-        strict = Verifier(answerer.index, embedder, recite=False)
+        qa = QA.open(settings, embedder=embedder)
+        answerer = qa.answerer
+        llm = qa.llm_answerer()
+        strict = Verifier(qa.retriever.sentences, recite=False)
         texts = {aid: a.text for aid, a in answerer.index.articles.items()}
         llm.ask(questions[0].question, K)  # warm: models loaded, the server's prompt cache filled (not counted)
         for i, q in enumerate(questions, 1):
@@ -171,20 +173,20 @@ def run_one(q: EvalQuestion, llm: LLMAnswerer, strict: Verifier, texts: dict[str
 
 
 def rescore(path: Path) -> None:
-    from qa.answer import Answer
-    from qa.evaluate import exact_match, f1
-    from qa.types import Chunk, Passage
+    from qa.eval.metrics import exact_match, f1
+    from qa.types import Answer, Chunk, Passage
 
     out = json.loads(path.read_text())
     embedder = load_embedder()
     tmp = tempfile.TemporaryDirectory(prefix="qa-bench-llm-")
     for name, rows in out["questions"].items():
-        folder = ROOT / "seeds" if name == "seeds" else SQUAD / "articles"
+        folder = ROOT / "seeds" if name == "seeds" else data_dir("squad-dev16") / "articles"
         settings = Settings(index=Path(tmp.name) / name, articles=folder)
         build(settings, embedder=embedder)
-        index = Index.load(settings.index)
-        verifiers = {"llm": Verifier(index, embedder, recite=True), "llm_strict": Verifier(index, embedder)}
-        answerer = Answerer(Retriever(index, embedder, settings))
+        qa = QA.open(settings, embedder=embedder)
+        index, answerer = qa.index, qa.answerer
+        sentences = qa.retriever.sentences
+        verifiers = {"llm": Verifier(sentences, recite=True), "llm_strict": Verifier(sentences)}
         # compose() needs an LLM only for its name: this one points nowhere and is never called
         composer = LLMAnswerer(answerer, open_llm(settings.with_(llm_base_url="http://127.0.0.1:9/v1", llm_model="-")))
         for row in rows:
@@ -221,10 +223,10 @@ def rescore(path: Path) -> None:
 def _scored(q: EvalQuestion, answer: Any, texts: dict[str, str], ms: float) -> dict[str, Any]:
     r = score(q, answer, texts)
     return {
-        "em": r["exact_match"],
-        "f1": r["f1"],
-        "sentence_correct": r["sentence_correct"],
-        "refused": r["refused"],
+        "em": r.exact_match,
+        "f1": r.f1,
+        "sentence_correct": r.sentence_correct,
+        "refused": r.refused,
         "answer": answer.text,
         "short": answer.short,
         "ms": round(ms, 1),

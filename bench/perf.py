@@ -1,6 +1,6 @@
 """qa's speed, side by side with the plain LangChain pipeline, in one run on one machine.
 
-    python bench/perf.py [--parts backends,build,limit,add,latency,scale] [--quick] [--out FILE]
+    python -m bench.perf [--parts backends,build,limit,add,latency,scale] [--quick] [--out FILE]
 
 Prints a table and writes bench/results/perf.json (after every part, so a long run keeps what it measured).
 Every figure compared is measured in this run, on this machine, one after the other; --quick is a smoke run
@@ -37,9 +37,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corpus import LARGE_SIZES, SQUAD_ARTICLES, write_corpus
-from perf_parts import (
-    ROOT,
+from bench.common import RESULTS
+from bench.corpus import LARGE_SIZES, squad_articles, write_corpus
+from bench.perf_parts import (
     Row,
     child,
     eval_qa,
@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=None, help="squad questions for hit@5 (default all)")
     ap.add_argument("--large", type=int, default=None, help="articles in the large corpus (default 5,000)")
     ap.add_argument("--vectors", type=int, default=None, help="vectors in the scale part (default 1,000,000)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/perf.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "perf.json")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--arg", action="append", default=[], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -107,7 +107,7 @@ def main() -> None:
 
 
 def part_backends(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> list[Row]:
-    from perf_parts import compare_backends
+    from bench.perf_parts import compare_backends
 
     out = compare_backends(tmp / "backends", args.repeat, load_questions(args.questions))
     out["sweep"] = sweep_onnx(args.quick)
@@ -163,7 +163,7 @@ def part_build(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> 
     if not large.exists():
         write_corpus(large, args.large, sizes=LARGE_SIZES)
     out: dict[str, Any] = {}
-    for corpus, folder, repeat in (("squad", SQUAD_ARTICLES, min(args.repeat, 2)), ("large", large, 1)):
+    for corpus, folder, repeat in (("squad", squad_articles, min(args.repeat, 2)), ("large", large, 1)):
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SYSTEMS}
         for n in range(repeat):
             for name in list(SYSTEMS)[:: 1 if n % 2 == 0 else -1]:
@@ -174,7 +174,7 @@ def part_build(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> 
                 print(f"  {corpus} {name}: {json.dumps(runs[name][-1])}", flush=True)
         out[corpus] = {name: min(r, key=lambda x: x["wall_s"]) for name, r in runs.items()}
     questions = load_questions(args.questions)
-    from perf_parts import eval_langchain
+    from bench.perf_parts import eval_langchain
 
     out["squad"]["LangChain"]["hit"] = eval_langchain(tmp / "langchain-build--squad", questions)
     for name, backend in (("qa", "onnx"), ("qa int8", "onnx-int8")):

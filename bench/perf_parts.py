@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from corpus import SQUAD_ARTICLES, synthetic_vectors
 
-ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "eval" / "squad-dev16" / "questions.jsonl"
-PERF = Path(__file__).resolve().parent / "perf.py"
+from bench.common import ROOT, data_dir
+from bench.corpus import squad_articles, synthetic_vectors
 
 
 @dataclass
@@ -54,29 +52,30 @@ def peak_rss_mb() -> float:
 
 
 def load_questions(limit: int | None) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in (data_dir() / "questions.jsonl").read_text().splitlines() if line.strip()]
     rows = [q for q in rows if q["answers"]]
     if limit and limit < len(rows):  # an even spread over the articles, not the first few
         rows = rows[:: len(rows) // limit][:limit]
     return rows
 
 
-def squad_texts(folder: Path = SQUAD_ARTICLES) -> list[str]:
-    """Exactly the texts qa's build embeds for these articles."""
-    from qa.build import embed_text
-    from qa.chunk import chunk_article
+def squad_texts(folder: Path | None = None) -> list[str]:
+    """Exactly the texts qa's build embeds for these articles (squad-dev16's by default)."""
     from qa.config import Settings
-    from qa.ingest import list_files, read_file
+    from qa.index.build import embed_text
+    from qa.ingest.chunk import chunk_article
+    from qa.ingest.read import read_file
+    from qa.ingest.scan import list_files
 
     s = Settings()
-    files, _ = list_files(folder)
+    files, _ = list_files(folder or squad_articles())
     articles = [a for rel, path in files for a in read_file(rel, path).articles]
     return [embed_text(a, c.text) for a in articles for c in chunk_article(a, s.chunk_size, s.chunk_overlap)]
 
 
 def run_child(kind: str, args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
-    cmd = [sys.executable, str(PERF), "--child", kind, *[x for a in args for x in ("--arg", a)]]
+    cmd = [sys.executable, "-m", "bench.perf", "--child", kind, *[x for a in args for x in ("--arg", a)]]
     started = time.time()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.time() - started
@@ -106,9 +105,9 @@ def child(kind: str, args: list[str]) -> dict[str, Any]:
 
 def _qa_build(folder: Path, index: Path, limit: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
-    from qa.build import build
     from qa.config import Settings
-    from qa.embed import load_embedder
+    from qa.embed.embedder import load_embedder
+    from qa.index.build import build
 
     embedder = load_embedder()
     t1 = time.perf_counter()
@@ -132,7 +131,7 @@ def _langchain_build(folder: Path, index: Path) -> dict[str, Any]:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from qa.embed import model_path
+    from qa.embed.base import model_path
 
     embeddings = HuggingFaceEmbeddings(
         model_name=model_path("all-MiniLM-L6-v2"),
@@ -154,7 +153,7 @@ def _langchain_build(folder: Path, index: Path) -> dict[str, Any]:
 def _scale_build(kind: str, vectors: Path, out: Path) -> dict[str, Any]:
     import faiss
 
-    from qa import ann
+    from qa.index import ann
 
     x = np.load(vectors, mmap_mode="r")
     t0 = time.perf_counter()
@@ -172,7 +171,7 @@ def _scale_build(kind: str, vectors: Path, out: Path) -> dict[str, Any]:
 def _scale_serve(kind: str, index_file: Path, queries: Path, ids_out: Path) -> dict[str, Any]:
     import faiss
 
-    from qa import ann
+    from qa.index import ann
 
     q = np.load(queries)
     base = peak_rss_mb()
@@ -195,15 +194,13 @@ def _scale_serve(kind: str, index_file: Path, queries: Path, ids_out: Path) -> d
 # ---- in the parent ---------------------------------------------------------------------------------
 
 
-def eval_qa(index_dir: Path, questions: list[dict[str, Any]], backend: str | None = None) -> dict[str, Any]:
+def eval_qa(index_dir: Path, questions: list[dict[str, Any]], backend: str = "onnx") -> dict[str, Any]:
     """hit@k of qa's index: dense search alone, and qa's default hybrid search."""
     from qa.config import Settings
-    from qa.embed import load_embedder
-    from qa.evaluate import first_hit, retrieval_metrics
-    from qa.retrieve import Retriever
-    from qa.store import Index
+    from qa.eval.metrics import first_hit, retrieval_metrics
+    from qa.pipeline import QA
 
-    retriever = Retriever(Index.load(index_dir, "flat"), load_embedder(backend=backend), Settings(index=index_dir))
+    retriever = QA.open(Settings(index=index_dir, backend=backend)).retriever
     out: dict[str, Any] = {"questions": len(questions)}
     for mode in ("dense", "hybrid"):
         ranks = [
@@ -219,8 +216,8 @@ def eval_langchain(index_dir: Path, questions: list[dict[str, Any]]) -> dict[str
     from langchain_community.vectorstores import FAISS
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from qa.embed import model_path
-    from qa.evaluate import first_hit, retrieval_metrics
+    from qa.embed.base import model_path
+    from qa.eval.metrics import first_hit, retrieval_metrics
     from qa.types import Chunk, Passage
 
     embeddings = HuggingFaceEmbeddings(
@@ -250,9 +247,9 @@ def eval_langchain(index_dir: Path, questions: list[dict[str, Any]]) -> dict[str
 
 
 def compare_backends(tmp: Path, repeat: int, questions: list[dict[str, Any]]) -> dict[str, Any]:
-    from qa.build import build
     from qa.config import Settings
-    from qa.embed import load_embedder
+    from qa.embed.embedder import load_embedder
+    from qa.index.build import build
 
     texts = squad_texts()
     embedders = {b: load_embedder(backend=b) for b in ("torch", "onnx", "onnx-int8")}
@@ -269,7 +266,7 @@ def compare_backends(tmp: Path, repeat: int, questions: list[dict[str, Any]]) ->
     out: dict[str, Any] = {}
     for b, e in embedders.items():
         cosine = np.sum(vectors[b] * vectors["torch"], axis=1)
-        settings = Settings(index=tmp / b, articles=SQUAD_ARTICLES)
+        settings = Settings(index=tmp / b, articles=squad_articles())
         build(settings, rebuild=True, embedder=e)
         out[b] = {
             "chunks": len(texts),
@@ -288,13 +285,14 @@ def compare_backends(tmp: Path, repeat: int, questions: list[dict[str, Any]]) ->
 def sweep_onnx(quick: bool) -> list[dict[str, Any]]:
     """The onnx backend's forward time by texts a run, ONNX Runtime threads a session and sessions side by
     side (qa's default: one single-threaded session a core), alternated, best of 3."""
-    from qa.embed import DEFAULT_MODEL
-    from qa.onnx_backend import OnnxRunner, _cores, onnx_export
+    from qa.config import DEFAULT_MODEL, Settings
+    from qa.embed.export import onnx_export
+    from qa.embed.onnx import OnnxRunner, cores
 
     texts = squad_texts()[: 128 if quick else 256]
-    folder = onnx_export(DEFAULT_MODEL)
+    folder = onnx_export(DEFAULT_MODEL, Settings().cache_dir)
     configs = [(1, threads, batch) for threads in (1, 2) for batch in (1, 4, 8, 32)]
-    configs += [(_cores(), 1, batch) for batch in (1, 4)]
+    configs += [(cores(), 1, batch) for batch in (1, 4)]
     runners = {c: OnnxRunner(folder, workers=c[0], threads=c[1], batch=c[2]) for c in configs}
     best = dict.fromkeys(configs, float("inf"))
     for runner in runners.values():
@@ -313,11 +311,10 @@ def sweep_onnx(quick: bool) -> list[dict[str, Any]]:
 
 
 def limit_squad(tmp: Path, repeat: int) -> dict[str, Any]:
-    from build import forward_only, pipeline
-
+    from bench.build import forward_only, pipeline
     from qa.config import Settings
 
-    settings = Settings(index=tmp / "index", articles=SQUAD_ARTICLES)
+    settings = Settings(index=tmp / "index", articles=squad_articles())
     forward, whole = [], []
     for _ in range(repeat):
         seconds, chunks = forward_only(settings)
@@ -328,17 +325,15 @@ def limit_squad(tmp: Path, repeat: int) -> dict[str, Any]:
 
 
 def latency(tmp: Path, questions: list[dict[str, Any]]) -> dict[str, Any]:
-    from qa.answer import Answerer
-    from qa.build import build
     from qa.config import Settings
-    from qa.embed import load_embedder
-    from qa.retrieve import Retriever
-    from qa.store import Index
+    from qa.embed.embedder import load_embedder
+    from qa.index.build import build
+    from qa.pipeline import QA
 
-    settings = Settings(index=tmp / "index", articles=SQUAD_ARTICLES)
+    settings = Settings(index=tmp / "index", articles=squad_articles())
     build(settings, embedder=load_embedder())
-    retriever = Retriever(Index.load(settings.index), load_embedder(), settings)
-    answerer = Answerer(retriever)
+    qa = QA.open(settings)
+    retriever, answerer = qa.retriever, qa.answerer
     for q in questions[:20]:
         answerer.ask(q["question"], 5)
     search, ask = [], []
@@ -404,7 +399,7 @@ def app_cold_start(index: Path, question: str) -> dict[str, Any]:
 
 
 def scale(tmp: Path, n: int) -> dict[str, Any]:
-    from qa import ann
+    from qa.index import ann
 
     tmp.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -15,14 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from qa.config import Settings
-from qa.errors import QAError, QuestionError
+from qa.errors import QAError
 
 if TYPE_CHECKING:
-    from qa.answer import Answer, Answerer
-    from qa.llm import LLMResult
-    from qa.retrieve import Retriever
-    from qa.store import Index
-    from qa.types import Passage
+    from qa.pipeline import QA
 
 app = typer.Typer(
     help="Ask questions of a folder of news articles, offline, with exact citations.",
@@ -86,12 +82,12 @@ def index_build(
 
     Examples:  qa index build   ·   qa index build --articles ~/news --index ~/news-index   ·   qa index build --rebuild
     """
-    from qa.build import build
+    from qa.index.build import build
 
     settings = _settings(articles=articles, index=index, model=model)
     report = build(settings, rebuild=rebuild, progress=sys.stderr.isatty() and not json_out)
     if settings.dense != "flat":  # bring the approximate index up to date now, not at the first search
-        from qa.store import Index
+        from qa.index.store import Index
 
         Index.load(settings.index, settings.dense)
     for problem in report.problems:
@@ -99,7 +95,7 @@ def index_build(
     for aid in report.kept:
         typer.echo(f"warning: kept the indexed version of {aid} (its file could not be read)", err=True)
     if json_out:
-        typer.echo(json.dumps(_report_dict(report, settings)))
+        typer.echo(json.dumps(report.to_dict()))
         return
     for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         for aid in ids[:20]:
@@ -118,52 +114,21 @@ def index_build(
         )
 
 
-def _report_dict(report: Any, settings: Settings) -> dict[str, Any]:
-    return {
-        "index": str(settings.index),
-        "articles": report.articles,
-        "chunks": report.chunks,
-        "added": report.added,
-        "changed": report.changed,
-        "removed": report.removed,
-        "unchanged": report.unchanged,
-        "chunks_embedded": report.chunks_embedded,
-        "duplicates": report.duplicates,
-        "kept": report.kept,
-        "skipped": [str(p) for p in report.problems],
-        "seconds": round(report.seconds, 3),
-    }
-
-
 @index_app.command("status")
 @_errors
 def index_status(index: IndexOpt = None, json_out: JsonOpt = False) -> None:
     """What the index holds: articles, chunks, model, dimensions, when it was built."""
-    from qa.store import require_manifest
+    from qa.index.manifest import IndexStatus, require_manifest
 
     settings = _settings(index=index)
-    m = require_manifest(settings.index)
-    status = {
-        "index": str(settings.index),
-        "articles": m["counts"]["articles"],
-        "chunks": m["counts"]["chunks"],
-        "files": m["counts"]["files"],
-        "model": m["model"]["id"],
-        "dimensions": m["model"]["dim"],
-        "built_at": m["built_at"],
-        "chunker": m["chunker"],
-        "segments": len(m["segments"]),
-        "duplicates": {aid: e["also"] for aid, e in m["articles"].items() if e.get("also")},
-        "format": m["format"],
-        "qa_version": m["qa_version"],
-    }
+    status = IndexStatus.of(settings.index, require_manifest(settings.index))
     if json_out:
-        typer.echo(json.dumps(status))
+        typer.echo(json.dumps(status.to_dict()))
         return
     typer.echo(
-        f"{status['index']}: {status['articles']} articles ({status['files']} files), {status['chunks']} chunks\n"
-        f"model {status['model']} ({status['dimensions']} dimensions); chunks of <= {m['chunker']['size']} chars, "
-        f"overlap {m['chunker']['overlap']}\nbuilt at {status['built_at']} by qa {status['qa_version']}"
+        f"{status.index}: {status.articles} articles ({status.files} files), {status.chunks} chunks\n"
+        f"model {status.model} ({status.dimensions} dimensions); chunks of <= {status.chunker['size']} chars, "
+        f"overlap {status.chunker['overlap']}\nbuilt at {status.built_at} by qa {status.qa_version}"
     )
 
 
@@ -171,7 +136,7 @@ def index_status(index: IndexOpt = None, json_out: JsonOpt = False) -> None:
 @_errors
 def search_cmd(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="How many passages.")] = 5,
+    k: Annotated[int | None, typer.Option("-k", "--k", help="How many passages [env QA_K; default 5]")] = None,
     index: IndexOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -179,17 +144,17 @@ def search_cmd(
 
     Examples:  qa search "Where did Obama meet Putin in 2013?"   ·   qa search "oil embargo" -k 10 --json
     """
-    retriever = _open_for(question, k, index)
-    result = retriever.search(question, k)
+    qa = _open_for(question, _settings(index=index, k=k))
+    result = qa.search(question)
     for notice in result.notices:
         typer.echo(f"note: {notice}", err=True)
     if json_out:
-        typer.echo(json.dumps([passage_dict(p, retriever.index) for p in result.passages], ensure_ascii=False))
+        typer.echo(json.dumps([p.to_dict() for p in result.passages], ensure_ascii=False))
         return
     for p in result.passages:
-        a = retriever.index.articles[p.chunk.article]
         typer.echo(
-            f"[{p.rank}] {a.title} ({a.date or 'undated'}) {a.id} {p.chunk.start}-{p.chunk.end}  score {p.score:.3f}"
+            f"[{p.rank}] {p.title} ({p.date or 'undated'}) {p.chunk.article} {p.chunk.start}-{p.chunk.end}  "
+            f"score {p.score:.3f}"
         )
         typer.echo("    " + p.chunk.text.replace("\n", "\n    ") + "\n")
 
@@ -198,7 +163,9 @@ def search_cmd(
 @_errors
 def ask_cmd(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="How many passages to read the answer from.")] = 5,
+    k: Annotated[
+        int | None, typer.Option("-k", "--k", help="How many passages to read the answer from [env QA_K; default 5]")
+    ] = None,
     index: IndexOpt = None,
     json_out: JsonOpt = False,
     answerer: AnswererOpt = None,
@@ -209,18 +176,16 @@ def ask_cmd(
 
     Examples:  qa ask "How long did the 2013 meeting last?"   ·   qa ask "Who is the U.S. ambassador?" --json
     """
-    from qa.answer import Answerer
-
-    settings = _settings(index=index, answerer=answerer)
-    retriever = _open_for(question, k, index)
+    settings = _settings(index=index, answerer=answerer, k=k)
+    qa = _open_for(question, settings)
     if settings.answerer == "llm":
-        _ask_llm(question, k, settings, Answerer(retriever), json_out)
+        _ask_llm(question, qa, json_out)
         return
-    answer = Answerer(retriever).ask(question, k)
+    answer = qa.ask(question)
     for notice in answer.notices:
         typer.echo(f"note: {notice}", err=True)
     if json_out:
-        typer.echo(json.dumps(answer_dict(answer, retriever.index), ensure_ascii=False))
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
     typer.echo(answer.text)
     if answer.short:
@@ -229,11 +194,11 @@ def ask_cmd(
         typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
 
 
-def _ask_llm(question: str, k: int, settings: Settings, answerer: Answerer, json_out: bool) -> None:
+def _ask_llm(question: str, qa: QA, json_out: bool) -> None:
     """`qa ask --answerer llm`: the LLM's answer, checked; the extractive one when the LLM fails or is unsupported."""
-    from qa.llm import NO_SUPPORT, LLMAnswerer, open_llm
+    from qa.llm.answerer import NO_SUPPORT
 
-    result = LLMAnswerer(answerer, open_llm(settings)).ask(question, k)
+    result = qa.llm_answerer().ask(question)
     for notice in result.answer.notices:
         typer.echo(f"note: {notice}", err=True)
     if result.error:
@@ -245,7 +210,7 @@ def _ask_llm(question: str, k: int, settings: Settings, answerer: Answerer, json
             err=True,
         )
     if json_out:
-        typer.echo(json.dumps(llm_answer_dict(result, answerer.index), ensure_ascii=False))
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     typer.echo(result.display_text())
     if result.answer.short:
@@ -278,15 +243,12 @@ def eval_cmd(
 
     Examples:  qa eval --articles seeds --index /tmp/seed-index   ·   qa eval --limit 20 --json
     """
-    from qa.eval_report import metric_rows, write_report
-    from qa.eval_run import run_eval
-
-    def open_retriever(settings: Settings) -> Retriever:
-        return _open_for("eval", 1, settings.index)  # the index and model loaded exactly as for `qa ask`
+    from qa.eval.report import metric_rows, write_report
+    from qa.eval.run import run_eval
 
     progress = sys.stderr.isatty()
     settings = _settings(index=index, answerer=answerer)
-    result = run_eval(settings, questions, open_retriever, build_from=articles, limit=limit, progress=progress)
+    result = run_eval(settings, questions, build_from=articles, limit=limit, progress=progress)
     paths = write_report(out, result.report)
     if (b := result.report["build"]) is not None:
         typer.echo(
@@ -307,65 +269,13 @@ def eval_cmd(
     typer.echo("report: " + ", ".join(str(p) for p in paths))
 
 
-def answer_dict(answer: Answer, index: Index) -> dict[str, Any]:
-    """DESIGN.md's `qa ask --json` shape."""
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "short_answer": answer.short,
-        "refused": answer.refused,
-        "citations": [
-            {
-                "n": c.n,
-                "article": c.article,
-                "title": c.title,
-                "date": c.date,
-                "start": c.start,
-                "end": c.end,
-                "quote": c.quote,
-            }
-            for c in answer.citations
-        ],
-        "passages": [passage_dict(p, index) for p in answer.passages],
-        "timings_ms": answer.timings_ms,
-    }
-
-
-def llm_answer_dict(result: LLMResult, index: Index) -> dict[str, Any]:
-    """`qa ask --json` for an LLM answer: DESIGN.md's shape (the answer shown), then how each sentence was checked
-    (`sentences`: text, supported, evidence), `fallback` and `llm_error` (qa.llm.LLMResult.json_fields)."""
-    return {**answer_dict(result.answer, index), **result.json_fields()}
-
-
-def _open_for(question: str, k: int, index: Path | None) -> Retriever:
-    """Check the question and k, then load the index and model: bad input fails before the slow part."""
-    from qa.build import check_index
-    from qa.embed import load_embedder
-    from qa.retrieve import Retriever, clean_question
-    from qa.store import Index
+def _open_for(question: str, settings: Settings) -> QA:
+    """Check the question, then load the index and model: bad input fails before the slow part."""
+    from qa.pipeline import QA
+    from qa.search.query import clean_question
 
     clean_question(question)
-    if k <= 0:
-        raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
-    settings = _settings(index=index)
-    check_index(settings)
-    embedder = load_embedder(settings.model, settings.batch_size, settings.backend)
-    return Retriever(Index.load(settings.index, settings.dense), embedder, settings)
-
-
-def passage_dict(p: Passage, index: Index) -> dict[str, Any]:
-    """DESIGN.md's passage shape."""
-    a = index.articles[p.chunk.article]
-    return {
-        "rank": p.rank,
-        "article": a.id,
-        "title": a.title,
-        "date": a.date,
-        "start": p.chunk.start,
-        "end": p.chunk.end,
-        "text": p.chunk.text,
-        "score": p.score,
-    }
+    return QA.open(settings)
 
 
 @app.command("serve")
@@ -385,7 +295,7 @@ def serve_cmd(
 
     Examples:  qa serve   ·   qa serve --port 8080   ·   qa serve --index ~/news-index --articles ~/news
     """
-    from qa.web import serve
+    from qa.app.web import serve
 
     serve(_settings(index=index, articles=articles, answerer=answerer), host=host, port=port)
 

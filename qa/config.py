@@ -1,7 +1,8 @@
-"""One settings object, built once at the edge (CLI, app) and passed down.
+"""One settings object, built once at the edge (CLI, app) and passed down: the only place qa reads QA_* variables.
 
-Every field can come from the environment as QA_<FIELD> (QA_INDEX, QA_ARTICLES, QA_MODEL, ...);
-explicit values (CLI flags) win over the environment, which wins over the defaults.
+Every field can come from the environment as QA_<FIELD> (QA_INDEX, QA_ARTICLES, QA_MODEL, ...); explicit values
+(CLI flags) win over the environment, which wins over the defaults. Code below the edge is handed a Settings (or
+the values it needs from one) and never looks at the environment itself.
 """
 
 from __future__ import annotations
@@ -16,26 +17,36 @@ from qa.errors import SettingsError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
-# Chosen by measurement on squad-dev16 (bench/chunk_sizes.py, figures in the README):
-# passages must stay <= ~1,200 characters (DESIGN.md), and MiniLM reads at most 256 tokens.
+# Chosen by measurement on squad-dev16 (bench/chunk_sizes.py, docs/measurements.md): passages must stay
+# <= ~1,200 characters (docs/design.md), and MiniLM reads at most 256 tokens.
 DEFAULT_CHUNK_SIZE = 1000
 DEFAULT_CHUNK_OVERLAP = 200
 
-# How the embedding model runs (qa/embed.py; figures in the README from bench/perf.py): "torch" is
-# sentence-transformers; "onnx" the same model exported to ONNX Runtime with fused attention: torch's vectors,
-# 2-3x as fast; "onnx-int8" that with int8 weights: faster again, hit@5 on squad-dev16 within a point, but its
-# vectors move answers and refusals that were calibrated on float vectors, so it is opt-in.
+# How the embedding model runs (qa/embed; figures in docs/performance.md): "torch" is sentence-transformers; "onnx"
+# the same model exported to ONNX Runtime with fused attention: torch's vectors, 2-3x as fast; "onnx-int8" that with
+# int8 weights: faster again, hit@5 on squad-dev16 within a point, but its vectors move answers and refusals that
+# were calibrated on float vectors, so it is opt-in.
 BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_BACKEND = "onnx"
 # The dense index searched: "flat" is exact; "hnsw" (HNSW graph over 8-bit vectors, re-scored exactly) is
-# approximate and meant for large corpora (bench/perf.py: 1M vectors).
+# approximate and meant for large corpora (docs/performance.md: 1M vectors).
 DENSE_KINDS = ("flat", "hnsw")
 DEFAULT_DENSE = "flat"
-# Who writes the answer (qa/llm.py): "extractive" (the default: the articles' own sentences) or "llm" (opt-in: an
+# Who writes the answer (qa/llm): "extractive" (the default: the articles' own sentences) or "llm" (opt-in: an
 # LLM's answer from the same passages, each sentence checked against the passage it cites; needs QA_LLM_BASE_URL
 # and QA_LLM_MODEL, or QA_LLM_GGUF).
 ANSWERERS = ("extractive", "llm")
 DEFAULT_ANSWERER = "extractive"
+DEFAULT_K = 5  # passages an answer reads
+# The best passages the reader reads, of those k. Measured on 600 squad-dev16 questions with the cross-validated
+# readers (2 cores): 2 passages: sentence accuracy 0.747, F1 0.520, 55 ms; 3: 0.747, 0.525, 74 ms; 4: 0.743,
+# 0.518, 92 ms; 5: 0.735, 0.512, 108 ms.
+DEFAULT_READ_PASSAGES = 3
+
+
+def default_cache_dir() -> Path:
+    """Where qa keeps what it derives from installed models (ONNX exports, the test GGUF): the XDG cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +63,15 @@ class Settings:
     candidates: int = 50
     rrf_k: int = 5  # measured on squad-dev16: 5 > 10 > 20 > 30 > 60 (hit@5 0.951 ... 0.936)
     rerank: bool = True
-    # The reader (qa/reader.py) picks the answer's words in the passages read; off: sentences by their features alone
-    # and short answers by the span model (faster, less exact: figures in the README).
+    # Answers: the passages an answer reads (-k), and the best of them the reader reads. The reader (qa/answer/
+    # reader.py) picks the answer's words in the passages read; off: sentences by their features alone and short
+    # answers by the span model (faster, less exact: docs/measurements.md).
+    k: int = DEFAULT_K
+    read_passages: int = DEFAULT_READ_PASSAGES
     reader: bool = True
-    # LLM answers (opt-in, qa/llm.py): an OpenAI-compatible endpoint (base URL, model, optional API key), or a local
+    # ONNX exports of the embedder and the reader, and the test GGUF model.
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    # LLM answers (opt-in, qa/llm): an OpenAI-compatible endpoint (base URL, model, optional API key), or a local
     # GGUF file served in-process; the whole answer's deadline in seconds, its length in tokens, llama.cpp's threads
     # for a GGUF (0: half the cores).
     answerer: str = DEFAULT_ANSWERER
@@ -80,8 +96,12 @@ class Settings:
                 f"chunk_overlap must be between 0 and half of chunk_size ({self.chunk_size // 2}), "
                 f"got {self.chunk_overlap}: set QA_CHUNK_OVERLAP lower"
             )
-        if self.batch_size < 1:
-            raise SettingsError(f"batch_size must be greater than 0, got {self.batch_size}: set QA_BATCH_SIZE")
+        for name in ("batch_size", "candidates", "rrf_k", "k", "read_passages"):
+            if getattr(self, name) < 1:
+                flag = " or pass -k 1 or more" if name == "k" else ""
+                raise SettingsError(
+                    f"{name} must be greater than 0, got {getattr(self, name)}: set QA_{name.upper()}{flag}"
+                )
         if not self.model.strip():
             raise SettingsError("model must not be empty: set QA_MODEL or leave it unset for the default")
         check_choice("backend", self.backend, BACKENDS)
@@ -104,11 +124,11 @@ class Settings:
         for f in fields(cls):
             raw = env.get(f"QA_{f.name.upper()}")
             if raw is not None and raw != "":
-                values[f.name] = _convert(f.name, raw, cls.__dataclass_fields__[f.name].default)
+                values[f.name] = _convert(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("index", "articles"):
+        for key in ("index", "articles", "cache_dir"):
             if key in values:
-                values[key] = Path(values[key])
+                values[key] = Path(values[key]).expanduser()
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:
@@ -121,15 +141,11 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def choice_from_env(name: str, choices: tuple[str, ...], default: str) -> str:
-    """One choice setting read from QA_<NAME>, for code that is handed no Settings (see qa.embed, qa.store)."""
-    return check_choice(name, os.environ.get(f"QA_{name.upper()}") or default, choices)
-
-
-def _convert(name: str, raw: str, default: object) -> object:
-    if isinstance(default, bool):
+def _convert(name: str, raw: str, kind: object) -> object:
+    """A QA_* value as the field's type (the annotation, a string under `from __future__ import annotations`)."""
+    if kind == "bool":
         return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
+    if kind == "int":
         try:
             return int(raw)
         except ValueError:

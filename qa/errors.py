@@ -31,3 +31,23 @@ class QuestionError(QAError, ValueError):
 
 class SettingsError(QAError, ValueError):
     """A setting has a value that cannot work."""
+
+
+class QuestionsError(QAError):
+    """An eval questions file is missing, malformed, or a gold answer is not in its source article."""
+
+
+class ReportError(QAError):
+    """An eval report cannot be written where --out points."""
+
+
+class UploadError(QAError):
+    """An uploaded file cannot be added: wrong type, too big, a name with folder parts, unreadable."""
+
+
+class LLMError(QAError):
+    """The LLM endpoint cannot be reached, is too slow, or failed: the message names the problem and the fix."""
+
+
+class GGUFError(QAError):
+    """The GGUF file cannot be fetched or assembled."""

@@ -1,8 +1,12 @@
-"""The values that flow through the pipeline: frozen, slotted dataclasses."""
+"""The values that flow through the pipeline: frozen, slotted dataclasses. Each result that leaves qa (as `--json`,
+through the app's API or the LangChain adapter) has a `to_dict()` giving docs/design.md's shape: the one place
+those shapes are written."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +36,25 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A chunk as retrieved for a question."""
+    """A chunk as retrieved for a question, with its article's title and date."""
 
     chunk: Chunk
     score: float
     rank: int
+    title: str = ""
+    date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "article": self.chunk.article,
+            "title": self.title,
+            "date": self.date,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "text": self.chunk.text,
+            "score": self.score,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +68,65 @@ class Problem:
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Inclusive range of dates a question asks about, and the words that said so."""
+
+    start: dt.date
+    end: dt.date
+    phrase: str
+
+    def __contains__(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    n: int
+    article: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    quote: str  # exactly article.text[start:end]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "article": self.article,
+            "title": self.title,
+            "date": self.date,
+            "start": self.start,
+            "end": self.end,
+            "quote": self.quote,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    text: str
+    short: str | None
+    citations: tuple[Citation, ...]
+    refused: bool
+    passages: tuple[Passage, ...]
+    timings_ms: dict[str, float]
+    notices: tuple[str, ...] = ()
+    score: float = 0.0  # the answer sentence's score
+    support: float = 0.0  # share of the question's words (IDF-weighted) that the best passages hold
+    confidence: float = 0.0  # the refusal gate's value: below 0 the answer is refused
+    period: Period | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """docs/design.md's `qa ask --json` shape."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "short_answer": self.short,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": self.timings_ms,
+        }

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from qa import spans
-from qa.answer import Answer, Answerer, Conversation, is_follow_up
-from qa.build import build
-from qa.config import Settings
-from qa.embed import Embedder
-from qa.retrieve import Retriever
-from qa.shortspan import short_answer
-from qa.store import Index
-from tests.test_ingest import SEED_LEFTOVERS
-
-G20_2012 = "000_35a32bfe2c615227.txt"
-G8_2013 = "002_0691e4ad82986c2d.txt"
+from qa.answer import spans
+from qa.answer.answerer import Answerer
+from qa.answer.conversation import Conversation, is_follow_up
+from qa.answer.kinds import short_answer
+from qa.pipeline import QA
+from qa.types import Answer
+from tests.helpers import G8_2013, G20_2012, SEED_LEFTOVERS
 
 
 @pytest.fixture
-def answerer(settings: Settings, embedder: Embedder) -> Answerer:
-    build(settings, embedder=embedder)
-    return Answerer(Retriever(Index.load(settings.index), embedder, settings))
+def answerer(seed_qa: QA) -> Answerer:
+    """The seed index's answerer (shared by the session: answers only read it)."""
+    return seed_qa.answerer
 
 
 def assert_exact_citations(answerer: Answerer, answer: Answer) -> None:

@@ -1,5 +1,5 @@
-"""The chat app: its shared index and uploads (qa.service), its HTML (qa.render), its API through gradio_client,
-`qa serve`, and 20 conversations at once. The browser side is in test_browser.py."""
+"""The chat app: its shared index and uploads (qa.app.library, qa.app.uploads), its HTML (qa.app.render), its API
+through gradio_client, `qa serve`, and 20 conversations at once. The browser side is in test_browser.py."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from qa.app.library import Library
+from qa.app.render import message_html, sources_html
+from qa.app.uploads import check_name
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.render import message_html, sources_html
-from qa.service import Library, UploadError, check_name
-from tests.conftest import ROOT, write
-from tests.fixtures.app.server import LUNAR, SCRIPT, free_port, running_app
+from qa.embed.embedder import Embedder
+from qa.errors import UploadError
+from tests.helpers import LUNAR, ROOT, SCRIPT, free_port, running_app, write
 
 MEETING = "How long did the 2013 meeting between Obama and Putin last?"
 TOMATOES = "How many tomatoes did the lunar greenhouse harvest?"
@@ -107,7 +108,7 @@ def test_a_saved_upload_is_answerable_after_the_update(settings: Settings, embed
     assert (settings.articles / "lunar.txt").read_bytes() == LUNAR.read_bytes()
     assert [p.name for p in settings.articles.iterdir() if p.name.startswith(".")] == []  # no temporary left
     report = library.update()
-    assert report.added == ["lunar.txt"]
+    assert report.added == ("lunar.txt",)
     answer, index = library.ask(TOMATOES)
     assert not answer.refused
     assert answer.citations[0].article == "lunar.txt"
@@ -181,6 +182,7 @@ def test_sources_html_escapes_article_text_and_highlights_the_quote(settings: Se
 # ---- the app through its API (gradio_client) ------------------------------------------------------------
 
 
+@pytest.mark.slow  # a server on loopback
 def test_chat_endpoint_answers_follows_up_refuses_and_clears(settings: Settings, embedder: Embedder) -> None:
     with running_app(settings, embedder) as (url, _):
         client = _client(url)
@@ -215,6 +217,7 @@ def test_chat_endpoint_answers_follows_up_refuses_and_clears(settings: Settings,
         assert len(chat) == 2  # a new conversation
 
 
+@pytest.mark.slow  # a server on loopback
 def test_upload_endpoint_indexes_the_file_and_refuses_what_it_must(settings: Settings, embedder: Embedder) -> None:
     with running_app(settings, embedder) as (url, _):
         client = _client(url)
@@ -236,6 +239,7 @@ def test_upload_endpoint_indexes_the_file_and_refuses_what_it_must(settings: Set
 # ---- qa serve ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a `qa serve` subprocess
 def test_qa_serve_refuses_a_busy_port_in_one_line(settings: Settings) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

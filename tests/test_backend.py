@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.build import build, check_index
-from qa.config import Settings
-from qa.embed import Embedder, load_embedder, model_id
+from qa.config import Settings, default_cache_dir
+from qa.embed.base import model_id
+from qa.embed.embedder import Embedder, embedder_for, load_embedder
+from qa.embed.export import onnx_export
 from qa.errors import ModelError, SettingsError
-from qa.evaluate import first_hit
-from qa.onnx_backend import onnx_export
-from qa.retrieve import Retriever
-from qa.store import Index, read_manifest
-from tests.conftest import ROOT
+from qa.eval.metrics import first_hit
+from qa.index.build import build, check_index
+from qa.index.manifest import read_manifest
+from qa.index.store import Index
+from qa.search.retrieve import Retriever
+from tests.helpers import QUESTIONS, ROOT
 
 TEXTS = [
     "Where did Obama meet Putin in 2013?",
@@ -28,6 +30,7 @@ TEXTS = [
 ]
 
 
+@pytest.mark.slow  # loads the torch backend
 def test_onnx_gives_the_torch_vectors_for_documents_and_queries() -> None:
     torch, onnx = load_embedder(backend="torch"), load_embedder(backend="onnx")
     docs = np.sum(torch.embed_documents(TEXTS) * onnx.embed_documents(TEXTS), axis=1)
@@ -38,19 +41,18 @@ def test_onnx_gives_the_torch_vectors_for_documents_and_queries() -> None:
     assert onnx.id == torch.id == "all-MiniLM-L6-v2"  # same vectors, same model: indexes are interchangeable
 
 
-def test_int8_vectors_are_close_and_an_int8_index_is_searched_alike_by_every_backend(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.slow  # three backends loaded, the seed questions searched twice
+def test_int8_vectors_are_close_and_an_int8_index_is_searched_alike_by_every_backend(settings: Settings) -> None:
     int8, onnx = load_embedder(backend="onnx-int8"), load_embedder(backend="onnx")
     cosine = np.sum(load_embedder(backend="torch").embed_documents(TEXTS) * int8.embed_documents(TEXTS), axis=1)
     assert cosine.min() > 0.98
     build(settings, embedder=int8)
     manifest = read_manifest(settings.index)
-    assert manifest is not None and manifest["model"]["id"] == int8.id == model_id("all-MiniLM-L6-v2")
-    monkeypatch.setenv("QA_BACKEND", "torch")
-    check_index(settings)  # the backend is not part of the model: no rebuild to change it
+    assert manifest is not None and manifest.model_id == int8.id == model_id("all-MiniLM-L6-v2")
+    for backend in ("torch", "onnx", "onnx-int8"):
+        check_index(settings.with_(backend=backend))  # the backend is not part of the model: no rebuild to change it
     index = Index.load(settings.index)
-    questions = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
+    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines()]
     hits = {}
     for name, embedder in (("int8", int8), ("onnx", onnx)):
         retriever = Retriever(index, embedder, settings)
@@ -78,10 +80,13 @@ def test_backend_comes_from_qa_backend_and_a_wrong_one_names_the_variable(monkey
     with pytest.raises(SettingsError, match="QA_BACKEND"):
         Settings.from_env({"QA_BACKEND": "tpu"})
     monkeypatch.setenv("QA_BACKEND", "torch")
-    assert load_embedder().backend == "torch"  # callers that pass no backend follow the environment
+    assert embedder_for(Settings.from_env()).backend == "torch"  # the environment reaches the model through Settings
+    assert load_embedder().backend == "onnx"  # and only through it: a caller passing no backend gets the default
     monkeypatch.setenv("QA_BACKEND", "tpu")
     with pytest.raises(SettingsError, match="QA_BACKEND"):
-        load_embedder()
+        embedder_for(Settings.from_env())
+    with pytest.raises(SettingsError, match="backend must be one of"):
+        load_embedder(backend="tpu")
 
 
 @pytest.mark.slow
@@ -89,14 +94,17 @@ def test_export_happens_once_into_the_cache_and_leaves_no_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    folder = onnx_export("all-MiniLM-L6-v2")
+    monkeypatch.delenv("QA_CACHE_DIR", raising=False)
+    cache = Settings.from_env().cache_dir
+    assert cache == default_cache_dir() == tmp_path / "cache" / "qa"  # the XDG cache, unless QA_CACHE_DIR says
+    folder = onnx_export("all-MiniLM-L6-v2", cache)
     assert folder.parent == tmp_path / "cache" / "qa" / "onnx"
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no .tmp folder left behind
     assert {"model.onnx", "tokenizer.json", "qa-onnx.json"} <= {p.name for p in folder.iterdir()}
     stamp = (folder / "model.onnx").stat().st_mtime_ns
-    assert onnx_export("all-MiniLM-L6-v2") == folder
+    assert onnx_export("all-MiniLM-L6-v2", cache) == folder
     assert (folder / "model.onnx").stat().st_mtime_ns == stamp  # reused, not exported again
-    embedder = Embedder(backend="onnx")
+    embedder = Embedder(backend="onnx", cache_dir=cache)
     assert np.sum(embedder.embed_query("oil") * load_embedder(backend="torch").embed_query("oil")) > 0.99999
 
 
@@ -105,14 +113,14 @@ def test_a_model_that_cannot_be_loaded_is_a_one_line_model_error(
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(ModelError, match=r"cannot load embedding model.*QA_MODEL"):
-        Embedder(str(tmp_path / "no-such-model"), backend="onnx")
+        Embedder(str(tmp_path / "no-such-model"), backend="onnx")  # no cache_dir: the default (XDG) one
     assert list((tmp_path / "cache" / "qa" / "onnx").iterdir()) == []  # the failed export left nothing
 
 
 def test_loading_an_exported_model_imports_neither_torch_nor_sentence_transformers() -> None:
     load_embedder(backend="onnx")  # exported by now
     code = (
-        "import sys; from qa.embed import Embedder; e = Embedder(backend='onnx'); e.embed_query('oil'); "
+        "import sys; from qa.embed.embedder import Embedder; e = Embedder(backend='onnx'); e.embed_query('oil'); "
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

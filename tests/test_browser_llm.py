@@ -2,8 +2,8 @@
 the answerer is a choice in the UI, the LLM's tokens stream into the chat, a sentence its cited passage does not
 support is struck through, and with the endpoint down the chat says so in one line and gives the extractive answer.
 
-The streamed answer is the real model's (test_llm.py's llama.cpp server on loopback, skipped only when the GGUF is
-absent); the struck-through sentence comes from a scripted OpenAI-compatible endpoint on loopback, which streams a
+The streamed answer is the real model's (conftest's `llm_server`, llama.cpp on loopback; skipped only when the GGUF
+is absent); the struck-through sentence comes from a scripted OpenAI-compatible endpoint on loopback, which streams a
 fixed answer (one sentence the seed article supports, one made up), since the real model cannot be made to invent
 one on cue."""
 
@@ -21,21 +21,27 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from qa.app.library import Library
 from qa.config import Settings
-from qa.llm import LOCAL_MODEL_NAME, LocalServer, open_llm
-from qa.service import Library
-from qa.web import build_app, launch
-from tests import test_browser, test_llm
-from tests.fixtures.app.server import free_port
-from tests.test_llm import MEETING_2012, Seeds, dead_endpoint, llm_settings, needs_model, passage_holding
+from qa.llm.client import open_llm
+from qa.llm.local import LOCAL_MODEL_NAME, LocalServer
+from qa.pipeline import QA
+from tests.helpers import (
+    MEETING_2012,
+    ask_in_page,
+    dead_endpoint,
+    llm_settings,
+    needs_model,
+    offsite_requests,
+    passage_holding,
+    real_settings,
+    screenshot,
+    serving,
+)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# test_browser.py's chromium and page, test_llm.py's seed index and model server (module-scoped: one each here)
-browser = test_browser.browser
-page = test_browser.page
-seeds = test_llm.seeds
-server = test_llm.server
+# conftest's chromium (`browser`, `page`), seed index (`seed_qa`) and model server (`llm_server`)
 
 LLM_WAIT_MS = 300_000  # the real model on 2 shared cores: an upper bound, not a speed requirement
 LLM_CHOICE = "LLM (each sentence checked)"
@@ -57,14 +63,13 @@ WATCH_CHAT = """() => {
 
 
 @contextmanager
-def running(seeds: Seeds, settings: Settings) -> Iterator[str]:
+def running(seed_qa: QA, settings: Settings) -> Iterator[str]:
     """The chat app over the seed index on a free loopback port, with the LLM the settings name (if any)."""
-    library = Library(settings, seeds.answerer, llm=open_llm(settings) if settings.llm_base_url else None)
-    demo = launch(build_app(library), "127.0.0.1", free_port(), block=False)
-    try:
-        yield f"http://127.0.0.1:{demo.server_port}/"
-    finally:
-        demo.close()
+    library = Library(
+        QA.open(settings, embedder=seed_qa.embedder), llm=open_llm(settings) if settings.llm_base_url else None
+    )
+    with serving(library) as url:
+        yield url
 
 
 def open_with_llm_chosen(page: Page, url: str, default: str = EXTRACTIVE_CHOICE) -> None:
@@ -96,14 +101,14 @@ def last_message(page: Page) -> Locator:
 
 @needs_model
 def test_the_real_models_answer_streams_into_the_chat_with_citations(
-    page: Page, seeds: Seeds, server: LocalServer, tmp_path: Path
+    page: Page, seed_qa: QA, llm_server: LocalServer, tmp_path: Path
 ) -> None:
-    settings = test_llm.real_settings(seeds, server).with_(answerer="extractive")
-    with running(seeds, settings) as url:
-        offsite = test_browser._offsite_requests(page)
+    settings = real_settings(seed_qa.settings, llm_server.base_url).with_(answerer="extractive")
+    with running(seed_qa, settings) as url:
+        offsite = offsite_requests(page)
         open_with_llm_chosen(page, url)
         page.evaluate(WATCH_CHAT)
-        test_browser._ask(page, MEETING_2012)
+        ask_in_page(page, MEETING_2012)
 
         answer = last_message(page)
         # the checked answer: the LLM's (its "Written by" line) or, should it fall back, the extractive one's notice
@@ -121,7 +126,7 @@ def test_the_real_models_answer_streams_into_the_chat_with_citations(
         expect(sources.locator(".qa-cite").first).to_have_text("[1]")
         expect(sources.locator("mark.qa-quote").first).to_be_visible()
         expect(sources).to_contain_text("000_35a32bfe2c615227.txt")  # the 2012 article
-        test_browser._screenshot(page, tmp_path, "llm.png")
+        screenshot(page, tmp_path, "llm.png")
     assert offsite == []
 
 
@@ -171,9 +176,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def scripted(seeds: Seeds) -> Iterator[ScriptedEndpoint]:
+def scripted(seed_qa: QA) -> Iterator[ScriptedEndpoint]:
     """The endpoint, answering the 2012 question with a sentence its cited passage says and one it does not."""
-    n = passage_holding(seeds.answerer.ask(MEETING_2012), "which lasted two hours")
+    n = passage_holding(seed_qa.ask(MEETING_2012), "which lasted two hours")
     answer = f"{SUPPORTED} [{n}]. {INVENTED} [{n}]."
     endpoint = ScriptedEndpoint([w + " " for w in answer.split(" ")[:-1]] + [answer.split(" ")[-1]], delay=0.1)
     thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
@@ -187,12 +192,12 @@ def scripted(seeds: Seeds) -> Iterator[ScriptedEndpoint]:
 
 
 def test_a_sentence_the_cited_passage_does_not_support_is_struck_through(
-    page: Page, seeds: Seeds, scripted: ScriptedEndpoint
+    page: Page, seed_qa: QA, scripted: ScriptedEndpoint
 ) -> None:
-    with running(seeds, llm_settings(seeds.settings, scripted.base_url)) as url:  # QA_ANSWERER=llm
+    with running(seed_qa, llm_settings(seed_qa.settings, scripted.base_url)) as url:  # QA_ANSWERER=llm
         open_with_llm_chosen(page, url, default=LLM_CHOICE)
         page.evaluate(WATCH_CHAT)
-        test_browser._ask(page, MEETING_2012)
+        ask_in_page(page, MEETING_2012)
 
         answer = last_message(page)
         expect(answer.locator(".qa-llm-meta")).to_contain_text(
@@ -213,11 +218,11 @@ def test_a_sentence_the_cited_passage_does_not_support_is_struck_through(
     assert request["model"] == LOCAL_MODEL_NAME and MEETING_2012 in request["messages"][-1]["content"]
 
 
-def test_endpoint_down_shows_a_one_line_notice_and_the_extractive_answer(page: Page, seeds: Seeds) -> None:
-    settings = llm_settings(seeds.settings, dead_endpoint()).with_(answerer="extractive")
-    with running(seeds, settings) as url:
+def test_endpoint_down_shows_a_one_line_notice_and_the_extractive_answer(page: Page, seed_qa: QA) -> None:
+    settings = llm_settings(seed_qa.settings, dead_endpoint()).with_(answerer="extractive")
+    with running(seed_qa, settings) as url:
         open_with_llm_chosen(page, url)
-        test_browser._ask(page, MEETING_2012)
+        ask_in_page(page, MEETING_2012)
 
         answer = last_message(page)
         note = answer.locator(".qa-llm-note")
@@ -226,31 +231,31 @@ def test_endpoint_down_shows_a_one_line_notice_and_the_extractive_answer(page: P
         shown = note.inner_text()
         assert "\n" not in shown and shown.startswith("LLM unavailable: cannot reach the LLM at http"), shown
         assert "Connection refused" in shown and "fix QA_LLM_BASE_URL" in shown, shown  # why, and the fix
-        extractive = seeds.answerer.ask(MEETING_2012)
+        extractive = seed_qa.ask(MEETING_2012)
         expect(answer).to_contain_text(extractive.text.split(" [")[0])  # the extractive answer's first sentence
         expect(answer.locator(".qa-cite").first).to_have_text("[1]")
         expect(answer).not_to_contain_text("Written by the LLM")
         expect(page.locator("#qa-sources mark.qa-quote").first).to_be_visible()
 
 
-def test_the_notice_shows_the_endpoint_url_as_written(page: Page, seeds: Seeds) -> None:
+def test_the_notice_shows_the_endpoint_url_as_written(page: Page, seed_qa: QA) -> None:
     endpoint = dead_endpoint()
-    settings = llm_settings(seeds.settings, endpoint).with_(answerer="extractive")
-    with running(seeds, settings) as url:
+    settings = llm_settings(seed_qa.settings, endpoint).with_(answerer="extractive")
+    with running(seed_qa, settings) as url:
         open_with_llm_chosen(page, url)
-        test_browser._ask(page, MEETING_2012)
+        ask_in_page(page, MEETING_2012)
         note = last_message(page).locator(".qa-llm-note")
         expect(note).to_contain_text("This is the extractive answer.")
         assert f"cannot reach the LLM at {endpoint} (" in note.inner_text()
         assert note.locator("a").count() == 0  # text, not a link
 
 
-def test_without_an_llm_the_answerer_choice_is_not_shown(page: Page, seeds: Seeds) -> None:
-    with running(seeds, seeds.settings) as url:
+def test_without_an_llm_the_answerer_choice_is_not_shown(page: Page, seed_qa: QA) -> None:
+    with running(seed_qa, seed_qa.settings) as url:
         page.goto(url)
         expect(page.locator("#qa-index-info")).to_contain_text("2 articles")
         expect(page.locator("#qa-answerer")).to_be_hidden()
         expect(page.get_by_label(LLM_CHOICE)).to_have_count(0)
-        test_browser._ask(page, MEETING_2012)
+        ask_in_page(page, MEETING_2012)
         expect(last_message(page).locator(".qa-cite").first).to_have_text("[1]")
         expect(last_message(page)).not_to_contain_text("Written by the LLM")

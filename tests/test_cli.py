@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.config import Settings
-from qa.embed import Embedder
-from tests.conftest import write
+from qa.embed.embedder import Embedder
+from tests.helpers import write
 
 runner = CliRunner()
 
@@ -181,10 +181,11 @@ def test_ask_json_matches_the_design_contract(settings: Settings, embedder: Embe
     assert "Mike McFaul" in plain and "Short answer: Mike McFaul" in plain and "[1] Obama Prods Putin" in plain
 
 
+@pytest.mark.slow  # the model copied and exported to ONNX anew
 def test_another_model_is_chosen_by_path_and_recorded(settings: Settings, tmp_path: Path) -> None:
     import shutil
 
-    from qa.embed import model_path
+    from qa.embed.base import model_path
 
     local = tmp_path / "my-model"
     shutil.copytree(model_path("all-MiniLM-L6-v2"), local)  # a model folder of the user's own

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from qa.build import build
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.store import Index, require_manifest
-from tests.conftest import SQUAD
+from qa.embed.embedder import Embedder
+from qa.index.build import build
+from qa.index.manifest import require_manifest
+from qa.index.store import Index
+from tests.helpers import G20_2012, news_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -45,10 +46,13 @@ def snapshot(index_dir: Path) -> tuple[dict[str, str], int]:
     return {aid: a.text for aid, a in index.articles.items()}, len(index)
 
 
+ADDED = [f"story-{n:03d}.txt" for n in range(1, 13)]
+
+
 def add_and_change(folder: Path) -> None:
-    for name in ("Nikola_Tesla.txt", "Oxygen.txt", "Warsaw.txt"):
-        shutil.copy(SQUAD / "articles" / name, folder / name)
-    seed = folder / "000_35a32bfe2c615227.txt"
+    """Twelve new articles (some 40 chunks to embed: a build long enough to be killed midway) and a changed one."""
+    assert news_corpus(folder, len(ADDED)) == ADDED
+    seed = folder / G20_2012
     seed.write_text(seed.read_text() + "\n\nA late paragraph was added.\n")
 
 
@@ -65,12 +69,12 @@ def test_killed_before_the_manifest_switch_leaves_the_old_index(
     assert snapshot(settings.index) == before
     # the next build finishes the job and sweeps up what the killed one left
     report = build(settings, embedder=embedder)
-    assert sorted(report.added) == ["Nikola_Tesla.txt", "Oxygen.txt", "Warsaw.txt"]
-    assert report.changed == ["000_35a32bfe2c615227.txt"]
+    assert sorted(report.added) == ADDED
+    assert report.changed == (G20_2012,)
     m = require_manifest(settings.index)
     on_disk = {p.name for p in settings.index.iterdir()} - {"manifest.json", ".lock"}
     assert on_disk == {
-        f"{s}{ext}" for s in m["segments"] for ext in (".faiss", ".chunks.jsonl", ".articles.jsonl", ".tokens.npz")
+        f"{s}{ext}" for s in m.segments for ext in (".faiss", ".chunks.jsonl", ".articles.jsonl", ".tokens.npz")
     }
 
 
@@ -81,7 +85,7 @@ def test_killed_after_the_manifest_switch_leaves_the_new_index(settings: Setting
     proc.wait(timeout=300)
     assert proc.returncode == -signal.SIGKILL
     texts, _ = snapshot(settings.index)
-    assert "Warsaw.txt" in texts and texts["000_35a32bfe2c615227.txt"].endswith("A late paragraph was added.")
+    assert ADDED[-1] in texts and texts[G20_2012].endswith("A late paragraph was added.")
     assert build(settings, embedder=embedder).up_to_date
 
 

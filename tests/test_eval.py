@@ -14,28 +14,26 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from qa.answer import Citation
 from qa.cli import app
-from qa.embed import Embedder
-from qa.eval_run import QuestionsError, check_questions, details, load_questions, summarize
-from qa.evaluate import (
+from qa.embed.embedder import Embedder
+from qa.errors import QuestionsError
+from qa.eval.metrics import (
     citations_correct,
     contains_answer,
     exact_match,
     f1,
     first_hit,
-    normalize,
     percentile,
     refusal_metrics,
     retrieval_metrics,
 )
-from qa.ingest import read_file
-from qa.types import Chunk, Passage
-from tests.conftest import ROOT, SEEDS, write
+from qa.eval.questions import check_questions, load_questions
+from qa.eval.run import Row, details, summarize
+from qa.ingest.read import read_file
+from qa.text import normalize
+from qa.types import Chunk, Citation, Passage
+from tests.helpers import G8_2013, G20_2012, QUESTIONS, SEEDS, write
 
-QUESTIONS = ROOT / "eval" / "questions.jsonl"
-G20_2012 = "000_35a32bfe2c615227.txt"
-G8_2013 = "002_0691e4ad82986c2d.txt"
 runner = CliRunner()
 
 
@@ -297,13 +295,13 @@ def test_refusal_precision_and_recall_and_percentiles_against_hand_computed_valu
     assert percentile([], 50) is None
 
 
-def row(qid: str, answerable: bool, refused: bool, hit: int | None = None, **kw: Any) -> dict[str, Any]:
-    base = {
-        "id": qid, "type": "fact" if answerable else "unanswerable", "answerable": answerable, "refused": refused,
-        "first_hit": hit, "exact_match": None, "f1": None, "sentence_correct": None, "citation_correct": None,
-        "timings_ms": {"retrieve": 10.0, "answer": 5.0, "total": 15.0},
-    }  # fmt: skip
-    return base | kw
+def row(qid: str, answerable: bool, refused: bool, hit: int | None = None, **kw: Any) -> Row:
+    return Row(
+        id=qid, type="fact" if answerable else "unanswerable", question=f"Question {qid}?",
+        answers=["an answer"] if answerable else [], source_articles=[G20_2012] if answerable else [],
+        answerable=answerable, refused=refused, answer="", short_answer=None, citations=[],
+        timings_ms={"retrieve": 10.0, "answer": 5.0, "total": 15.0}, first_hit=hit, **kw,
+    )  # fmt: skip
 
 
 def test_summary_counts_rates_over_the_right_questions() -> None:

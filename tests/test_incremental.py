@@ -10,19 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from qa.build import build
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed.embedder import Embedder
 from qa.errors import ArticlesError
-from qa.store import MANIFEST, Index, require_manifest
-from tests.conftest import SQUAD, CountingEmbedder, write
+from qa.index.build import build
+from qa.index.manifest import MANIFEST, require_manifest
+from qa.index.store import Index
+from tests.helpers import G8_2013, G20_2012, CountingEmbedder, news_corpus, write, write_story
 
 QUESTIONS = [
     "Where did Obama meet Putin in 2013?",
     "How long did the meeting in Mexico last?",
-    "Who won Super Bowl 50?",
-    "What is the capital of Victoria?",
-    "When did the 1973 oil crisis begin?",
+    "Who won the Coastal Cup final?",
+    "What is the capital of Westmark?",
+    "How far did the Halvard glacier retreat last summer?",
     "What did Putin say about Syria?",
 ]
 
@@ -46,14 +47,15 @@ def fresh_build(folder: Path, tmp_path: Path, embedder: Embedder) -> Path:
 
 def test_adding_an_article_embeds_only_its_chunks(settings: Settings, counting: CountingEmbedder) -> None:
     first = build(settings, embedder=counting)  # type: ignore[arg-type]
-    assert first.added == sorted(first.added) and len(first.added) == 2
+    assert first.added == tuple(sorted(first.added)) and len(first.added) == 2
     assert len(counting.embedded) == first.chunks_embedded == first.chunks
     counting.embedded.clear()
-    shutil.copy(SQUAD / "articles" / "Super_Bowl_50.txt", settings.articles / "super.txt")
+    news_corpus(settings.articles, 1, prefix="super")
     report = build(settings, embedder=counting)  # type: ignore[arg-type]
-    assert report.added == ["super.txt"] and report.unchanged == 2
-    assert report.chunks_embedded == len(counting.embedded) == report.chunks - first.chunks
-    assert all(t.startswith("Super Bowl 50\n") for t in counting.embedded)  # the title rides along, nothing else
+    assert report.added == ("super-001.txt",) and report.unchanged == 2
+    assert report.chunks_embedded == len(counting.embedded) == report.chunks - first.chunks > 1
+    title = "Geneva dispatch 1: Obama, Putin and Syria"
+    assert all(t.startswith(f"{title}\n") for t in counting.embedded)  # the title rides along, nothing else
 
 
 def test_add_change_and_remove_give_the_same_results_as_a_full_rebuild(
@@ -62,28 +64,26 @@ def test_add_change_and_remove_give_the_same_results_as_a_full_rebuild(
     folder = settings.articles
     build(settings, embedder=embedder)
     # add
-    for name in ("Super_Bowl_50.txt", "Victoria_(Australia).txt"):
-        shutil.copy(SQUAD / "articles" / name, folder / name)
-    shutil.copy(SQUAD / "articles" / "1973_oil_crisis.txt", folder / "nested" / "oil.txt") if (
-        folder / "nested"
-    ).mkdir() is None else None
+    for name in ("cup-final.txt", "harbour-bridge.txt"):
+        write_story(folder, name)
+    write_story(folder, "glacier.txt", "nested/glacier.txt")
     report = build(settings, embedder=embedder)
-    assert sorted(report.added) == ["Super_Bowl_50.txt", "Victoria_(Australia).txt", "nested/oil.txt"]
+    assert sorted(report.added) == ["cup-final.txt", "harbour-bridge.txt", "nested/glacier.txt"]
     assert top(settings.index, embedder) == top(fresh_build(folder, tmp_path, embedder), embedder)
     # change
-    seed = folder / "002_0691e4ad82986c2d.txt"
+    seed = folder / G8_2013
     seed.write_text(seed.read_text().replace("stretched two hours Monday", "stretched three hours Monday"))
     report = build(settings, embedder=embedder)
-    assert report.changed == ["002_0691e4ad82986c2d.txt"] and not report.added and not report.removed
+    assert report.changed == (G8_2013,) and not report.added and not report.removed
     assert top(settings.index, embedder) == top(fresh_build(folder, tmp_path, embedder), embedder)
-    assert "three hours" in Index.load(settings.index).articles["002_0691e4ad82986c2d.txt"].text
+    assert "three hours" in Index.load(settings.index).articles[G8_2013].text
     # remove
-    (folder / "Super_Bowl_50.txt").unlink()
+    (folder / "cup-final.txt").unlink()
     report = build(settings, embedder=embedder)
-    assert report.removed == ["Super_Bowl_50.txt"]
+    assert report.removed == ("cup-final.txt",)
     after = top(settings.index, embedder)
     assert after == top(fresh_build(folder, tmp_path, embedder), embedder)
-    assert all(hit[0] != "Super_Bowl_50.txt" for hits in after for hit in hits)
+    assert all(hit[0] != "cup-final.txt" for hits in after for hit in hits)
 
 
 def test_unchanged_folder_is_up_to_date_and_writes_nothing(settings: Settings, counting: CountingEmbedder) -> None:
@@ -99,7 +99,7 @@ def test_same_text_in_two_files_is_indexed_once_and_both_ids_are_reported(
     settings: Settings, counting: CountingEmbedder
 ) -> None:
     build(settings, embedder=counting)  # type: ignore[arg-type]
-    original = "000_35a32bfe2c615227.txt"
+    original = G20_2012
     shutil.copy(settings.articles / original, settings.articles / "copy" / "again.txt") if (
         settings.articles / "copy"
     ).mkdir() is None else None
@@ -107,22 +107,22 @@ def test_same_text_in_two_files_is_indexed_once_and_both_ids_are_reported(
     report = build(settings, embedder=counting)  # type: ignore[arg-type]
     assert report.duplicates == {original: ["copy/again.txt"]}
     assert counting.embedded == [] and report.articles == 2
-    assert require_manifest(settings.index)["articles"][original]["also"] == ["copy/again.txt"]
+    assert require_manifest(settings.index).articles[original].also == ("copy/again.txt",)
     # the original goes away: the copy, unchanged on disk, is now the one indexed
     (settings.articles / original).unlink()
     report = build(settings, embedder=counting)  # type: ignore[arg-type]
-    assert report.added == ["copy/again.txt"] and report.removed == [original]
+    assert report.added == ("copy/again.txt",) and report.removed == (original,)
     assert "copy/again.txt" in Index.load(settings.index).articles
 
 
 def test_unreadable_or_emptied_input_loses_nothing_from_the_index(settings: Settings, embedder: Embedder) -> None:
     build(settings, embedder=embedder)
-    seed = settings.articles / "000_35a32bfe2c615227.txt"
+    seed = settings.articles / G20_2012
     before = top(settings.index, embedder)
     seed.unlink()
     seed.symlink_to(settings.articles / "missing-target.txt")  # now unreadable
     report = build(settings, embedder=embedder)
-    assert report.kept == ["000_35a32bfe2c615227.txt"] and not report.removed
+    assert report.kept == (G20_2012,) and not report.removed
     assert "cannot read" in str(report.problems[0])
     assert top(settings.index, embedder) == before
     # a folder that holds nothing readable any more is an error, and the index stays as it was
@@ -152,8 +152,8 @@ def test_removals_that_leave_mostly_dead_vectors_compact_without_changing_result
     report = build(settings, embedder=embedder)  # 16 of 41 vectors still live
     assert report.compacted and len(report.removed) == 25
     m = require_manifest(settings.index)
-    assert sum(m["segment_rows"].values()) == m["counts"]["chunks"]
-    assert len(list(settings.index.glob("*.faiss"))) == len(m["segments"]) == 1  # old segments are deleted
+    assert sum(m.segment_rows.values()) == m.counts()["chunks"] == m.chunks
+    assert len(list(settings.index.glob("*.faiss"))) == len(m.segments) == 1  # old segments are deleted
     assert top(settings.index, embedder) == top(fresh_build(settings.articles, tmp_path, embedder), embedder)
 
 
@@ -163,19 +163,19 @@ def test_many_small_adds_are_merged_into_one_segment(settings: Settings, embedde
         write(settings.articles, f"brief{i}.txt", f"Brief {i}\n\nCouncil item number {i} was approved.")
         build(settings, embedder=embedder)
     m = require_manifest(settings.index)
-    assert len(m["segments"]) <= 16
-    assert m["counts"]["articles"] == 19
+    assert len(m.segments) <= 16
+    assert m.counts()["articles"] == 19
     index = Index.load(settings.index)
-    assert len(index) == m["counts"]["chunks"] and len(index.articles) == 19
+    assert len(index) == m.counts()["chunks"] and len(index.articles) == 19
 
 
 def test_rebuild_re_embeds_everything_and_cleans_old_segments(settings: Settings, counting: CountingEmbedder) -> None:
     build(settings, embedder=counting)  # type: ignore[arg-type]
-    old_segments = set(require_manifest(settings.index)["segments"])
+    old_segments = set(require_manifest(settings.index).segments)
     counting.embedded.clear()
     report = build(settings, rebuild=True, embedder=counting)  # type: ignore[arg-type]
     assert len(counting.embedded) == report.chunks
-    assert not old_segments & set(require_manifest(settings.index)["segments"])
+    assert not old_segments & set(require_manifest(settings.index).segments)
     assert not any(p.name.startswith(tuple(old_segments)) for p in settings.index.iterdir())
     assert json.loads((settings.index / MANIFEST).read_text())["counts"]["articles"] == 2
     assert not [p for p in os.listdir(settings.index) if ".tmp-" in p]
@@ -184,35 +184,35 @@ def test_rebuild_re_embeds_everything_and_cleans_old_segments(settings: Settings
 def test_files_older_than_a_second_with_the_same_size_and_mtime_are_not_read_again(
     settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.build
+    import qa.index.changes
 
     hour_ago = time.time() - 3600
     for p in settings.articles.iterdir():
         os.utime(p, (hour_ago, hour_ago))
     build(settings, embedder=embedder)
     hashed: list[int] = []
-    real_digest = qa.build.file_digest
-    monkeypatch.setattr(qa.build, "file_digest", lambda data: hashed.append(len(data)) or real_digest(data))
+    real_digest = qa.index.changes.file_digest
+    monkeypatch.setattr(qa.index.changes, "file_digest", lambda data: hashed.append(len(data)) or real_digest(data))
     assert build(settings, embedder=embedder).up_to_date and hashed == []
-    seed = settings.articles / "000_35a32bfe2c615227.txt"
+    seed = settings.articles / G20_2012
     os.utime(seed, (hour_ago + 5, hour_ago + 5))  # touched, same bytes: hashed, found unchanged
     assert build(settings, embedder=embedder).up_to_date and len(hashed) == 1
     seed.write_text(seed.read_text().replace("two hours", "six hours"))  # same size, new bytes
     os.utime(seed, (hour_ago + 9, hour_ago + 9))
-    assert build(settings, embedder=embedder).changed == ["000_35a32bfe2c615227.txt"]
+    assert build(settings, embedder=embedder).changed == (G20_2012,)
 
 
 def test_an_index_from_an_older_tokenizer_is_updated_in_place_without_re_embedding(
     settings: Settings, counting: CountingEmbedder, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa.build
-    import qa.lexical
-    from qa.build import check_index
+    import qa.index.build
+    import qa.text
     from qa.errors import IndexMismatchError
+    from qa.index.build import check_index
 
     with monkeypatch.context() as old_qa:  # what qa wrote before irregular verbs were read as their base form
-        old_qa.setattr(qa.build, "TOKENIZER", "bm25s-en-snowball")
-        old_qa.setattr(qa.lexical, "_IRREGULAR", {})
+        old_qa.setattr(qa.index.build, "TOKENIZER", "bm25s-en-snowball")
+        old_qa.setattr(qa.text, "_IRREGULAR", {})
         build(settings, embedder=counting)  # type: ignore[arg-type]
     assert "said" in {t for toks in Index.load(settings.index).tokens for t in toks}
     with pytest.raises(IndexMismatchError, match=r"older qa .* run `qa index build` to update it"):

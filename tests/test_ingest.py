@@ -7,20 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunk import chunk_article
 from qa.errors import ArticlesError
-from qa.ingest import list_files, read_file
-from tests.conftest import SEEDS, write
-
-SEED_LEFTOVERS = [
-    "Before it's here, it's on the Bloomberg Terminal. LEARN MORE",
-    "By + More",
-    "[RELATED: Obama in Europe to Talk Syria, Trade]",
-    "Should Obama Intervene in Syria's Civil War?",
-    "[PHOTOS:\xa0G8 Summit Gathers World Leaders, Protesters]",
-    "[PHOTOS: Refugee Crisis in Syria]",
-    "More News:",
-]
+from qa.ingest.chunk import chunk_article
+from qa.ingest.read import read_file
+from qa.ingest.scan import list_files
+from tests.helpers import SEED_LEFTOVERS, SEEDS, write
 
 
 def read_one(path: Path, folder: Path):  # type: ignore[no-untyped-def]

@@ -6,9 +6,9 @@ from langchain_core.documents import Document
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from qa.build import build
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed.embedder import Embedder
+from qa.index.build import build
 from qa.langchain import QARetriever
 
 
@@ -32,7 +32,7 @@ def test_retriever_works_inside_a_chain_and_documents_carry_exact_offsets(
 
     docs = retriever.invoke("How many deaths in the two-year conflict?")
     assert len(docs) == 2
-    articles = retriever.retriever.index.articles
+    articles = retriever.qa.index.articles
     for d in docs:
         m = d.metadata
         assert articles[m["article"]].text[m["start"] : m["end"]] == d.page_content

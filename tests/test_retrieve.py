@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from qa.build import build
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed.embedder import Embedder
 from qa.errors import QuestionError
-from qa.retrieve import MAX_QUESTION_CHARS, Retriever
-from qa.store import Index
-from tests.conftest import SQUAD, write
-
-G20_2012 = "000_35a32bfe2c615227.txt"
-G8_2013 = "002_0691e4ad82986c2d.txt"
+from qa.index.build import build
+from qa.index.store import Index
+from qa.pipeline import QA
+from qa.search.query import MAX_QUESTION_CHARS
+from qa.search.retrieve import Retriever
+from qa.text import tokenize
+from tests.helpers import G8_2013, G20_2012, write, write_story
 
 # question -> words the top passage must hold (the answer's sentence)
 SEED_QUESTIONS = {
@@ -31,9 +30,9 @@ SEED_QUESTIONS = {
 
 
 @pytest.fixture
-def seeds(settings: Settings, embedder: Embedder) -> Retriever:
-    build(settings, embedder=embedder)
-    return Retriever(Index.load(settings.index), embedder, settings)
+def seeds(seed_qa: QA) -> Retriever:
+    """The seed index's retriever (shared by the session: searches only read it)."""
+    return seed_qa.retriever
 
 
 @pytest.mark.parametrize(("question", "answer"), SEED_QUESTIONS.items())
@@ -68,7 +67,7 @@ def test_without_a_year_both_meetings_are_found(seeds: Retriever) -> None:
 
 def test_a_year_no_article_has_is_a_notice_not_an_empty_result(seeds: Retriever) -> None:
     result = seeds.search("What did Putin say in 2019?", 3)
-    assert result.notices == ["no article is dated 2019; searched all articles"]
+    assert result.notices == ("no article is dated 2019; searched all articles",)
     assert len(result.passages) == 3
 
 
@@ -114,9 +113,9 @@ def test_overlong_question_is_cut_with_a_notice(seeds: Retriever) -> None:
 
 
 def test_removed_article_never_comes_back_from_either_retriever(settings: Settings, embedder: Embedder) -> None:
-    shutil.copy(SQUAD / "articles" / "Super_Bowl_50.txt", settings.articles / "sb.txt")
+    write_story(settings.articles, "cup-final.txt", "sb.txt")
     build(settings, embedder=embedder)
-    question = "Which NFL team won Super Bowl 50?"
+    question = "Which team won the Coastal Cup final?"
     before = Retriever(Index.load(settings.index), embedder, settings)
     assert before.search(question, 1, mode="bm25").passages[0].chunk.article == "sb.txt"
     (settings.articles / "sb.txt").unlink()
@@ -129,10 +128,12 @@ def test_removed_article_never_comes_back_from_either_retriever(settings: Settin
 
 def test_incremental_bm25_scores_equal_a_fresh_build(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
     build(settings, embedder=embedder)
-    for name in ("Super_Bowl_50.txt", "Warsaw.txt"):
-        shutil.copy(SQUAD / "articles" / name, settings.articles / name)
+    for name in ("cup-final.txt", "harbour-bridge.txt"):
+        write_story(settings.articles, name)
     build(settings, embedder=embedder)
-    write(settings.articles, "Warsaw.txt", "Warsaw\n\nWarsaw is the capital of Poland, on the Vistula river.")
+    write(
+        settings.articles, "harbour-bridge.txt", "Port Ellery\n\nPort Ellery is the capital of Westmark, on the Lune."
+    )
     (settings.articles / G20_2012).unlink()
     build(settings, embedder=embedder)
     fresh = Settings(index=tmp_path / "fresh", articles=settings.articles)
@@ -140,5 +141,7 @@ def test_incremental_bm25_scores_equal_a_fresh_build(settings: Settings, embedde
     a, b = Index.load(settings.index), Index.load(fresh.index)
     key = {(c.article, c.start): n for n, c in enumerate(b.chunks)}
     order = [key[(c.article, c.start)] for c in a.chunks]
-    for q in (["warsaw", "capit"], ["broncos", "super", "bowl"], ["putin", "syria"]):
+    for words in ("Port Ellery capital", "Mariners Coastal Cup final", "Putin Syria"):
+        q = tokenize([words])[0]
+        assert len(q) >= 2 and set(q) <= set(a.bm25.vocab)
         assert np.allclose(a.bm25.scores(q), b.bm25.scores(q)[order], atol=1e-5)

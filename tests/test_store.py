@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from qa import __version__
-from qa.build import build
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed.embedder import Embedder
 from qa.errors import IndexMismatchError, IndexMissingError
-from qa.store import MANIFEST, Index, check_compatible, read_manifest, require_manifest
+from qa.index.build import build
+from qa.index.manifest import MANIFEST, check_compatible, read_manifest, require_manifest
+from qa.index.store import Index
 
 QUESTIONS = [
     "Where did Obama meet Putin in 2013?",
@@ -69,7 +70,7 @@ def test_other_model_or_chunker_is_refused_with_the_fix(settings: Settings, embe
     build(settings, embedder=embedder)
     m = require_manifest(settings.index)
     with pytest.raises(IndexMismatchError, match=r"built with model 'all-MiniLM-L6-v2'.*--rebuild.*QA_MODEL"):
-        check_compatible(m, "some/other-model", m["chunker"], settings.index)
+        check_compatible(m, "some/other-model", m.chunker, settings.index)
     with pytest.raises(IndexMismatchError, match=r"chunker settings.*--rebuild"):
         build(settings.with_(chunk_size=600, chunk_overlap=100), embedder=embedder)
     assert require_manifest(settings.index) == m  # the refused build changed nothing
@@ -94,3 +95,31 @@ def test_unknown_format_or_damaged_files_name_the_rebuild(settings: Settings, em
 def test_missing_index_names_the_build_command(tmp_path: Path) -> None:
     with pytest.raises(IndexMissingError, match="qa index build"):
         Index.load(tmp_path / "nothing")
+
+
+def test_a_manifest_key_missing_or_of_the_wrong_type_is_named_with_the_fix(
+    settings: Settings, embedder: Embedder
+) -> None:
+    build(settings, embedder=embedder)
+    path = settings.index / MANIFEST
+    good = json.loads(path.read_text())
+    assert read_manifest(settings.index) == require_manifest(settings.index)  # one loader
+    aid = next(iter(good["articles"]))
+    cases = [
+        (lambda m: m.pop("next_chunk_id"), r"key 'next_chunk_id' is missing"),
+        (lambda m: m.update(segments="seg-1"), r"key 'segments' is not a list"),
+        (lambda m: m["model"].update(dim="384"), r"model: key 'dim' is not an int"),
+        (lambda m: m["articles"][aid].update(chunks=[3]), rf"articles\['{aid}'\]: key 'chunks' is not a pair"),
+        (lambda m: m["articles"][aid].pop("hash"), r"key 'hash' is missing"),
+        (lambda m: m.update(articles=[]), r"key 'articles' is not a dict"),
+    ]
+    for change, message in cases:
+        broken = json.loads(json.dumps(good))
+        change(broken)
+        path.write_text(json.dumps(broken))
+        with pytest.raises(IndexMismatchError, match=rf"{message}.*--rebuild"):
+            read_manifest(settings.index)
+        with pytest.raises(IndexMismatchError, match=message):
+            Index.load(settings.index)
+    path.write_text(json.dumps(good))
+    assert read_manifest(settings.index) is not None and read_manifest(settings.index).to_dict() == good

@@ -1,0 +1,244 @@
+"""Answers made of the articles' own sentences, each with an exact citation; a refusal when none fits.
+
+The reader (qa.answer.reader) reads the best `read_passages` passages with the question and scores every span of
+them. The answer sentence is chosen among the sentences of the best passages by a linear model (qa.answer.sentences)
+over how much of the question it covers (IDF-weighted words and word pairs), how close its meaning is (MiniLM
+cosine), how well its passage ranked and how good the reader's best span inside it is; that span is the short
+answer. A second article is cited too when the question asks about several ("both meetings") or its best sentence
+is nearly as good. The refusal gate (qa.answer.gate) weighs how much of the question the best passages hold, how
+close the best sentence is in meaning and how well the best passage scored; it was fitted on labelled unanswerable
+questions, both off-topic ones and near misses about the same story (train/gate.py). Without the reader
+(QA_READER=0) the same runs on the other features, and the short answer comes from the span model
+(qa.answer.kinds.short_answer)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from qa.answer import names, sentences
+from qa.answer.gate import Gate, gate_signals, shipped_gate
+from qa.answer.kinds import duration_in, holds_kind, short_answer, strict_kind, wants_clause
+from qa.answer.reader import Reader, Reading, shared_reader
+from qa.answer.sentences import QUESTION_WORDS, Candidate, SentenceWeights, asked_kind_held, shipped_weights
+from qa.search.retrieve import Retriever, SearchResult
+from qa.text import normalize, tokenize
+from qa.types import Answer, Citation, Period
+
+REFUSAL_THRESHOLD = 0.0  # the least Gate value an answer needs
+_SEVERAL = re.compile(r"\b(?:both|each|all|compare|compared|differ|difference|two meetings|either)\b", re.I)
+
+
+class Answerer:
+    def __init__(
+        self,
+        retriever: Retriever,
+        *,
+        threshold: float = REFUSAL_THRESHOLD,
+        weights: SentenceWeights | None = None,
+        gate: Gate | None = None,
+        reader: Reader | bool = True,
+    ) -> None:
+        """`reader`: a Reader, True for the shipped one (unless the retriever's settings turn it off), False for
+        none."""
+        self.retriever = retriever
+        self.settings = retriever.settings
+        self.reader: Reader | None = None
+        if isinstance(reader, Reader):
+            self.reader = reader
+        elif reader and self.settings.reader:
+            self.reader = shared_reader(self.settings.cache_dir)
+        self.index = retriever.index
+        self.sentences = retriever.sentences
+        self.threshold = threshold
+        self._weights = weights
+        self.gate = gate or shipped_gate()
+
+    @property
+    def weights(self) -> SentenceWeights:
+        """The sentence weights given, else those fitted with the reader or, without one, those fitted without."""
+        return self._weights or shipped_weights(self.reader is not None)
+
+    @weights.setter
+    def weights(self, value: SentenceWeights) -> None:
+        self._weights = value
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        period: Period | None = None,
+        articles: set[str] | None = None,
+        follow_up: str | None = None,
+        retrieve_k: int | None = None,
+    ) -> Answer:
+        """Answer `question` from the best `k` passages (default: the settings' k). A conversation passes
+        `follow_up` (the user's own words, when `question` was widened with the previous turn's) with the previous
+        turn's period and cited articles. `retrieve_k` > k retrieves more passages (all returned in `passages`,
+        e.g. for hit@10) while the answer still reads only the best k."""
+        k = self.settings.k if k is None else k
+        t0 = time.perf_counter()
+        found = self.retriever.search(question, max(k, retrieve_k or k), period=period, articles=articles)
+        t1 = time.perf_counter()
+        read = replace(found, passages=found.passages[:k]) if len(found.passages) > k else found
+        readings = self.read(read, follow_up)
+        t2 = time.perf_counter()
+        cands, feats, scores = self.score_sentences(read, readings)
+        answer = self._compose(read, cands, feats, scores, follow_up, readings)
+        t3 = time.perf_counter()
+        timings = {"retrieve": _ms(t1 - t0), "read": _ms(t2 - t1), "answer": _ms(t3 - t1), "total": _ms(t3 - t0)}
+        return replace(answer, timings_ms=timings, passages=tuple(found.passages))
+
+    def read(self, found: SearchResult, follow_up: str | None = None) -> list[Reading] | None:
+        """The reader's reading of the best `read_passages` passages found (None without a reader). A follow-up is
+        read as the user asked it: the previous question's words, which widened its search, only mislead it
+        ("two hours Monday" for "How long did it last? Where did Obama meet Putin in 2013?")."""
+        if self.reader is None or not found.passages:
+            return None
+        question = follow_up or found.question
+        return self.reader.read(question, [p.chunk.text for p in found.passages[: self.settings.read_passages]])
+
+    def score_sentences(
+        self, found: SearchResult, readings: list[Reading] | None = None
+    ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        """Every distinct sentence of the retrieved passages, its features and its answer score."""
+        cands, feats = self.sentence_features(found, readings)
+        scores = feats @ self.weights.vector()
+        holding = asked_kind_held(found.question, feats)
+        if self.reader is None and holding is not None:
+            # Without the reader only the sentences holding the amount, duration or date asked for compete ("How
+            # long did the meeting last?" would cite the meeting's lead sentence). With it, every sentence
+            # competes: holds_kind misses some answers, and the reader's span finds the amount.
+            scores = np.where(holding, scores, scores - 100.0)
+        return cands, feats, scores
+
+    def sentence_features(
+        self, found: SearchResult, readings: list[Reading] | None = None
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """Every distinct sentence of the retrieved passages, and its features (SentenceWeights' order); with
+        the reader's `readings` of the passages, each sentence also carries the reader's best span in it."""
+        cands = sentences.candidates(self.sentences, found.passages)
+        if readings is not None:
+            cands = sentences.with_spans(cands, found.passages, readings)
+        return cands, sentences.features(self.sentences, found.query, cands)
+
+    def gate_signals(
+        self,
+        found: SearchResult,
+        readings: list[Reading] | None = None,
+        scored: tuple[list[Candidate], np.ndarray, np.ndarray] | None = None,
+    ) -> dict[str, float]:
+        """The refusal gate's signals for the passages found and the best sentence among them (`scored`:
+        score_sentences' result, when it is at hand)."""
+        cands, feats, scores = scored or self.score_sentences(found, readings)
+        return gate_signals(self.index, found, cands, feats, scores, readings)
+
+    def missing_names(self, found: SearchResult) -> list[str]:
+        """Names the question asks about that none of the passages read holds (qa.answer.names)."""
+        return names.missing_names(self.index, found.question, found.passages)
+
+    def _compose(
+        self,
+        found: SearchResult,
+        cands: list[Candidate],
+        feats: np.ndarray,
+        scores: np.ndarray,
+        follow_up: str | None = None,
+        readings: list[Reading] | None = None,
+    ) -> Answer:
+        """The answer (timings are filled in by `ask`)."""
+        best = int(np.argmax(scores)) if len(scores) else -1
+        signals = self.gate_signals(found, readings, (cands, feats, scores))
+        support = signals["support"]
+        confidence = self.gate.value(signals) if best >= 0 else -1e9
+        refusal = Answer(
+            question=found.question,
+            text=refusal_text(found.question),
+            short=None,
+            citations=(),
+            refused=True,
+            passages=tuple(found.passages),
+            timings_ms={},
+            notices=found.notices,
+            support=support,
+            confidence=round(confidence, 4),
+            period=found.period,
+        )
+        if best < 0:
+            return refusal
+        short = self._short(follow_up or found.question, cands[best])
+        if short is not None and echoes(short, found.question):
+            short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
+        unsupported = (
+            confidence < self.threshold or support < self.gate.least_support or bool(self.missing_names(found))
+        )
+        if unsupported and not self._elliptical_ok(follow_up, cands[best].text):
+            return replace(refusal, score=float(scores[best]))
+        chosen = [cands[best]]
+        other = self._second_article(found.question, cands, feats, scores, best)
+        if other is not None:
+            chosen.append(cands[other])
+        citations = []
+        for n, s in enumerate(chosen, start=1):
+            a = self.index.articles[s.article]
+            citations.append(Citation(n, a.id, a.title, a.date, s.start, s.end, a.text[s.start : s.end]))
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        return replace(
+            refusal, text=text, short=short, citations=tuple(citations), refused=False, score=float(scores[best])
+        )
+
+    def _short(self, question: str, sentence: Candidate) -> str | None:
+        """The short answer inside the answer sentence: the reader's best span there, else the span model's."""
+        if sentence.span is not None:
+            if wants_clause(question):
+                return None
+            text = self.index.articles[sentence.article].text[sentence.span[1] : sentence.span[2]]
+            # an amount, a duration or a date was asked for: a span without one ("Monday" for "how long") is not it
+            if not strict_kind(question) or holds_kind(question, text):
+                return duration_in(question, text) or text
+        span = short_answer(question, sentence.text)
+        return sentence.text[span[0] : span[1]] if span else None
+
+    def _elliptical_ok(self, follow_up: str | None, sentence: str) -> bool:
+        """A follow-up ("How long did it last?") on a topic the previous answer established has few words of
+        its own; it is answered when it asks for an amount, duration or date, the sentence found in the
+        previous answer's articles holds one, and none of its words is one the articles never use."""
+        if follow_up is None or not (strict_kind(follow_up) and holds_kind(follow_up, sentence)):
+            return False
+        own = [t for t in tokenize([follow_up])[0] if t not in QUESTION_WORDS]
+        return all(t in self.index.bm25.vocab for t in own)
+
+    def _second_article(
+        self, question: str, cands: list[Candidate], feats: np.ndarray, scores: np.ndarray, best: int
+    ) -> int | None:
+        """The best sentence of another article, when it is nearly as good, or the question asks about several
+        ("both meetings") and it is close in meaning (MiniLM cosine at least 0.5) or half as good."""
+        others = [i for i in np.argsort(-scores) if cands[i].article != cands[best].article]
+        if not others:
+            return None
+        i = int(others[0])
+        if _SEVERAL.search(question):
+            return i if feats[i, 2] >= 0.5 or scores[i] >= 0.5 * scores[best] else None
+        return i if scores[i] >= 0.97 * scores[best] else None
+
+
+def echoes(short: str, question: str) -> bool:
+    """The short answer only repeats the question's own words: it tells the reader nothing."""
+    words = normalize(short).split()
+    return bool(words) and set(words) <= set(normalize(question).split())
+
+
+def refusal_text(question: str) -> str:
+    return f"The articles don't say. Nothing in them answers “{_clip(question)}”."
+
+
+def _clip(text: str, n: int = 120) -> str:
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)

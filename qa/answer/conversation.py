@@ -1,0 +1,53 @@
+"""Conversations: a follow-up ("How long did it last?") is read in the light of the turn before it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from qa.answer.answerer import Answerer, refusal_text
+from qa.text import CAPITALISED_WORD
+from qa.types import Answer
+
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his|that|this|there|those|these|then)\b", re.I)
+_CONTINUES = re.compile(r"^\s*(?:and|also|what about|how about|and what|what else)\b", re.I)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+@dataclass
+class Conversation:
+    """Questions in turn; a follow-up is read with the turn before it: the previous question's words are added to
+    its search, and it keeps the previous period and articles."""
+
+    answerer: Answerer
+    history: list[tuple[str, Answer]] = field(default_factory=list)
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        if self.history and is_follow_up(question):
+            prev_query, prev = self.history[-1]
+            query = f"{question} {prev_query}"
+            cited = {c.article for c in prev.citations} or None
+            answer = self.answerer.ask(query, k, period=prev.period, articles=cited, follow_up=question)
+            answer = _with_question(answer, question)
+            self.history.append((query, answer))
+        else:
+            answer = self.answerer.ask(question, k)
+            self.history.append((answer.question, answer))
+        return answer
+
+    def clear(self) -> None:
+        self.history.clear()
+
+
+def is_follow_up(question: str) -> bool:
+    """Leans on the previous turn: a pronoun or "and/what about", and no subject of its own (a name, a year)."""
+    q = question.strip()
+    if CAPITALISED_WORD.search(q) or _YEAR.search(q):
+        return bool(_CONTINUES.search(question))
+    return bool(_PRONOUN.search(question) or _CONTINUES.search(question))
+
+
+def _with_question(answer: Answer, question: str) -> Answer:
+    """The answer to a follow-up, under the user's own words (not the query widened with the turn before)."""
+    question = " ".join(question.split())
+    return replace(answer, question=question, text=refusal_text(question) if answer.refused else answer.text)

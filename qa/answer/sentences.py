@@ -1,0 +1,162 @@
+"""The candidate sentences of an answer and their features: every distinct sentence of the passages read, scored by
+a linear model (SentenceWeights, fitted by `python -m train.sentences`) over how much of the question it covers,
+how close its meaning is, how well its passage ranked, and how good the reader's best span inside it is."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qa import learned
+from qa.answer.kinds import holds_kind, strict_kind
+from qa.answer.reader import Reading
+from qa.search.query import Query
+from qa.search.sentences import Sentences
+from qa.text import coverage, tokenize
+from qa.types import Passage
+
+READER_FLOOR = 20.0  # the reader feature's floor: a span this far below the best is no candidate at all
+_MIN_WORDS = 4  # headings ("Iran Unresolved") are not answers
+# Stemmed words that make up a question's form; bm25s's English stop list keeps most of them. The last lines:
+# words that say how the answer is asked for ("according to the article", "how did he describe", "what is
+# her full title", "which country", "what did he say", "where did it take place", "when did it happen")
+# rather than what it is about.
+QUESTION_WORDS = frozenset(
+    {"how", "what", "when", "where", "who", "whom", "whose", "which", "why", "did", "doe", "do", "done", "is",
+     "are", "was", "were", "be", "been", "has", "have", "had", "can", "could", "would", "should", "will", "much",
+     "mani", "long", "old", "kind", "type", "name",
+     "accord", "articl", "describ", "full", "titl", "countri", "say", "call", "both", "his", "her", "their", "its",
+     "take", "place", "happen", "occur"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceWeights:
+    """The answer sentence's linear model (qa/data/sentence_weights.json; without the reader,
+    sentence_weights_plain.json), over the features in this order."""
+
+    coverage: float  # IDF-weighted share of the question's content words the sentence holds
+    pairs: float  # share of the question's word pairs (coverage already counts their words)
+    cosine: float  # MiniLM cosine of question and sentence
+    rank: float  # 1 / rank of its passage
+    kind: float  # the sentence holds the kind of thing asked for (a number, a date, a name)
+    window: float  # coverage of the sentence with the one before it
+    title: float  # coverage of the article's title
+    passage: float  # the passage's retrieval score over the best passage's
+    length: float  # words, up to 60, over 60
+    reader: float = 0.0  # the reader's best span in the sentence, against its best span anywhere (-20..0)
+
+    def vector(self) -> np.ndarray:
+        return np.array(
+            [self.coverage, self.pairs, self.cosine, self.rank, self.kind, self.window, self.title, self.passage,
+             self.length, self.reader],
+            dtype=np.float32,
+        )  # fmt: skip
+
+
+N_FEATURES = 10
+
+
+@functools.cache
+def shipped_weights(reader: bool) -> SentenceWeights:
+    """The weights fitted with the reader's feature, or (reader=False) without it."""
+    return learned.weights("sentence_weights" if reader else "sentence_weights_plain", SentenceWeights)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    article: str
+    start: int
+    end: int
+    text: str
+    passage_rank: int
+    passage_score: float = 0.0
+    prev: str = ""  # the sentence before it (a pronoun in this one often names what the question names)
+    span: tuple[float, int, int] | None = None  # the reader's best span in it: score, article offsets
+
+
+def candidates(sentences: Sentences, passages: list[Passage]) -> list[Candidate]:
+    """Every distinct sentence of the passages (of at least _MIN_WORDS words, not the title), in passage order."""
+    articles = sentences.index.articles
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for p in passages:
+        text = articles[p.chunk.article].text
+        before = sentences.spans(p.chunk.article, max(0, p.chunk.start - 400), p.chunk.start)
+        prev = text[before[-1][0] : before[-1][1]] if before else ""
+        for start, end in sentences.spans(p.chunk.article, p.chunk.start, p.chunk.end):
+            key = (p.chunk.article, start)
+            sentence = text[start:end]
+            if not (key in seen or len(sentence.split()) < _MIN_WORDS or sentence == articles[p.chunk.article].title):
+                seen.add(key)
+                out.append(Candidate(p.chunk.article, start, end, sentence, p.rank, p.score, prev))
+            prev = sentence
+    return out
+
+
+def with_spans(cands: list[Candidate], passages: list[Passage], readings: list[Reading]) -> list[Candidate]:
+    """Each sentence with the reader's best span inside it, over every passage that holds it."""
+    out = []
+    for s in cands:
+        best: tuple[float, int, int] | None = None
+        for p, reading in zip(passages[: len(readings)], readings, strict=True):
+            c = p.chunk
+            if c.article != s.article or s.end <= c.start or s.start >= c.end:
+                continue
+            score, a, b = reading.span(max(s.start, c.start) - c.start, min(s.end, c.end) - c.start)
+            if np.isfinite(score) and (best is None or score > best[0]):
+                best = (score, c.start + a, c.start + b)
+        out.append(replace(s, span=best))
+    return out
+
+
+def content_tokens(query: Query) -> list[str]:
+    """The question's words that carry its content. Its form ("how long did") says what is asked, not what the
+    answer says; a period already chose the articles, so its words are not evidence either."""
+    drop = set(QUESTION_WORDS)
+    if query.period is not None:
+        drop |= set(tokenize([query.period.phrase])[0])
+    return [t for t in query.tokens if t not in drop] or query.tokens
+
+
+def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.ndarray:
+    """The features of each candidate, in SentenceWeights' order."""
+    if not cands or query.vector is None:
+        return np.zeros((len(cands), N_FEATURES), dtype=np.float32)
+    index = sentences.index
+    q_tokens = content_tokens(query)
+    idf = index.bm25.idf(q_tokens)
+    total = sum(idf.values()) or 1.0
+    pairs = set(itertools.pairwise(q_tokens))
+    n = len(cands)
+    # one tokenize call: bm25s has a fixed cost per call (it sets up a progress bar even when hidden)
+    every = tokenize(
+        [s.text for s in cands] + [s.prev for s in cands] + [index.articles[s.article].title for s in cands]
+    )
+    tokens, prev, titles = every[:n], every[n : 2 * n], every[2 * n :]
+    cover = np.array([coverage(idf, set(toks), total) for toks in tokens])
+    pair_cov = np.array([len(pairs & set(itertools.pairwise(toks))) / len(pairs) if pairs else 0.0 for toks in tokens])
+    cosine = sentences.vectors([(s.article, s.start, s.end) for s in cands]) @ query.vector
+    rank = np.array([1.0 / s.passage_rank for s in cands])
+    kind = np.array([float(holds_kind(query.text, s.text)) for s in cands])
+    window = np.array([coverage(idf, set(a) | set(b), total) for a, b in zip(tokens, prev, strict=True)])
+    title = np.array([coverage(idf, set(toks), total) for toks in titles])
+    top = max((s.passage_score for s in cands), default=0.0) or 1.0
+    passage = np.array([s.passage_score / top for s in cands])
+    length = np.array([min(len(toks), 60) / 60 for toks in tokens])
+    spans = np.array([s.span[0] if s.span is not None else -np.inf for s in cands])
+    reader = np.clip(spans - spans.max(), -READER_FLOOR, 0.0) if np.isfinite(spans).any() else np.zeros(n)
+    return np.stack([cover, pair_cov, cosine, rank, kind, window, title, passage, length, reader], axis=1).astype(
+        np.float32
+    )
+
+
+def asked_kind_held(question: str, feats: np.ndarray) -> np.ndarray | None:
+    """When the question asks for an amount, a duration or a date and some sentence holds one: which sentences
+    do (`feats`: features'); else None."""
+    if not strict_kind(question) or not feats[:, 4].any():
+        return None
+    return np.asarray(feats[:, 4] > 0)

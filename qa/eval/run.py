@@ -1,0 +1,232 @@
+"""`qa eval`: check a question set against its articles, run every question the way `qa ask` does, score it.
+
+Each question is asked with the settings' k (the answer reads the best 5 passages, as `qa ask` does) and
+RETRIEVE_K passages retrieved, so the 10 passages give hit@1/5/10 and MRR@10.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings
+from qa.eval.metrics import (
+    citations_correct,
+    contains_answer,
+    exact_match,
+    f1,
+    first_hit,
+    mean,
+    percentile,
+    refusal_metrics,
+    retrieval_metrics,
+)
+from qa.eval.questions import EvalQuestion, article_texts, check_questions, load_questions
+from qa.types import Answer
+
+RETRIEVE_K = 10  # passages retrieved, for hit@10 and MRR@10
+STAGES = ("retrieve", "answer", "total")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One question's row in report.json: what was answered and how it scores (metrics that do not apply: None)."""
+
+    id: str
+    type: str
+    question: str
+    answers: list[str]
+    source_articles: list[str]
+    answerable: bool
+    refused: bool
+    answer: str
+    short_answer: str | None
+    citations: list[dict[str, Any]]
+    timings_ms: dict[str, float]
+    first_hit: int | None = None
+    exact_match: float | None = None
+    f1: float | None = None
+    sentence_correct: bool | None = None
+    citation_correct: bool | None = None
+    llm: dict[str, Any] | None = None  # with --answerer llm: what the LLM did (qa.llm.answerer.LLMResult.row)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "type": self.type,
+            "question": self.question,
+            "answers": self.answers,
+            "source_articles": self.source_articles,
+            "answerable": self.answerable,
+            "refused": self.refused,
+            "answer": self.answer,
+            "short_answer": self.short_answer,
+            "citations": self.citations,
+            "first_hit": self.first_hit,
+            "exact_match": self.exact_match,
+            "f1": self.f1,
+            "sentence_correct": self.sentence_correct,
+            "citation_correct": self.citation_correct,
+            "timings_ms": self.timings_ms,
+        }
+        if self.llm is not None:
+            out["llm"] = self.llm
+        return out
+
+
+def score(q: EvalQuestion, answer: Answer, texts: Mapping[str, str], llm: dict[str, Any] | None = None) -> Row:
+    """One question's row."""
+    got = answer.short if answer.short is not None else answer.text
+    answered = not answer.refused
+    metrics: dict[str, Any] = {}
+    if q.answerable:
+        metrics["first_hit"] = first_hit(answer.passages, q.answers, q.source_articles)
+        metrics["exact_match"] = exact_match(got, q.answers) if answered else 0.0
+        metrics["f1"] = f1(got, q.answers) if answered else 0.0
+        metrics["sentence_correct"] = bool(answer.citations) and contains_answer(answer.citations[0].quote, q.answers)
+        if answered:
+            metrics["citation_correct"] = citations_correct(answer.citations, texts, q.source_articles)
+    return Row(
+        id=q.id,
+        type=q.type,
+        question=q.question,
+        answers=list(q.answers),
+        source_articles=list(q.source_articles),
+        answerable=q.answerable,
+        refused=answer.refused,
+        answer=answer.text,
+        short_answer=answer.short,
+        citations=[{"article": c.article, "start": c.start, "end": c.end, "quote": c.quote} for c in answer.citations],
+        timings_ms=dict(answer.timings_ms),
+        llm=llm,
+        **metrics,
+    )
+
+
+def summarize(rows: Sequence[Row]) -> dict[str, Any]:
+    """docs/design.md's `qa eval --json` object. Answer and retrieval rates are over answerable questions,
+    citation accuracy over answered answerable ones; a rate with nothing to count is None."""
+    answerable = [r for r in rows if r.answerable]
+    totals = [r.timings_ms["total"] for r in rows]
+    retrieval: dict[str, float | None] = dict.fromkeys(("hit@1", "hit@5", "hit@10", "mrr@10"))
+    if answerable:
+        retrieval.update(retrieval_metrics([r.first_hit for r in answerable]))
+    return {
+        "n": len(rows),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(rows) - len(answerable),
+        "retrieval": retrieval,
+        "answer": {
+            "exact_match": mean([r.exact_match or 0.0 for r in answerable]),
+            "f1": mean([r.f1 or 0.0 for r in answerable]),
+            "sentence_accuracy": mean([float(bool(r.sentence_correct)) for r in answerable]),
+        },
+        "citation": {"accuracy": mean([float(bool(r.citation_correct)) for r in answerable if not r.refused])},
+        "refusal": refusal_metrics([r.refused for r in rows], [r.answerable for r in rows]),
+        "latency_ms": {"p50": percentile(totals, 50), "p95": percentile(totals, 95)},
+    }
+
+
+def details(rows: Sequence[Row], seconds: float) -> dict[str, Any]:
+    """What report.json adds to the summary: the share of answerable questions refused, latency per stage,
+    questions per second, a per-type breakdown."""
+    stages = {
+        s: {"p50": percentile(v, 50), "p95": percentile(v, 95)}
+        for s in STAGES
+        if (v := [r.timings_ms[s] for r in rows if s in r.timings_ms])
+    }
+    by_type: dict[str, Any] = {}
+    for t in sorted({r.type for r in rows}):
+        group = [r for r in rows if r.type == t]
+        s = summarize(group)
+        by_type[t] = {
+            "n": len(group),
+            "hit@5": s["retrieval"]["hit@5"],
+            "sentence_accuracy": s["answer"]["sentence_accuracy"],
+            "f1": s["answer"]["f1"],
+            "refused": sum(r.refused for r in group) / len(group),
+        }
+    notes = []
+    if not any(not r.answerable for r in rows):
+        notes.append("no unanswerable questions in this set: refusal precision and recall are null")
+    elif not any(r.refused for r in rows):
+        notes.append("no question was refused: refusal precision is null")
+    answerable = [r for r in rows if r.answerable]
+    return {
+        "answerable_refused": mean([float(r.refused) for r in answerable]),
+        "latency_by_stage_ms": stages,
+        "seconds": round(seconds, 3),
+        "questions_per_second": round(len(rows) / seconds, 2) if seconds > 0 else None,
+        "by_type": by_type,
+        "notes": notes,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    summary: dict[str, Any]  # docs/design.md's --json object
+    report: dict[str, Any]  # report.json: the summary, details, and one row per question
+    rows: list[Row] = field(default_factory=list)
+
+
+def run_eval(
+    settings: Settings,
+    questions_path: Path,
+    *,
+    build_from: Path | None = None,
+    limit: int | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Check the questions, build or update the index from `build_from` when given (else use the index as it
+    is), then ask every question (the first `limit`) as `qa ask` does and score the answers."""
+    from tqdm import tqdm
+
+    from qa.index.build import build
+    from qa.pipeline import QA
+
+    questions = load_questions(questions_path)
+    build_info: dict[str, Any] | None = None  # what building from `build_from` did
+    if build_from is not None:
+        settings = settings.with_(articles=build_from)
+        check_questions(questions, article_texts(build_from), questions_path)  # before the slow build
+        built = build(settings, progress=progress)
+        build_info = {
+            "articles": built.articles,
+            "chunks": built.chunks,
+            **{k: len(getattr(built, k)) for k in ("added", "changed", "removed")},
+            "seconds": round(built.seconds, 3),
+        }
+    qa = QA.open(settings)
+    texts = {aid: a.text for aid, a in qa.index.articles.items()}
+    if build_from is None:
+        check_questions(questions, texts, questions_path)
+    llm = qa.llm_answerer() if settings.answerer == "llm" else None  # the LLM's answers, checked (qa/llm)
+    chosen = questions[:limit] if limit is not None else questions
+    rows = []
+    t0 = time.perf_counter()
+    for q in tqdm(chosen, desc="questions", unit="q", disable=not progress, mininterval=0.5):
+        if llm is None:
+            rows.append(score(q, qa.answerer.ask(q.question, retrieve_k=RETRIEVE_K), texts))
+        else:
+            result = llm.ask(q.question, retrieve_k=RETRIEVE_K)
+            rows.append(score(q, result.answer, texts, llm=result.row()))
+    seconds = time.perf_counter() - t0
+    summary = summarize(rows)
+    if llm is not None:
+        from qa.llm.answerer import summary as llm_summary
+
+        summary["llm"] = llm_summary([r.to_dict() for r in rows], llm.llm.name)
+    report = {
+        **summary,
+        **details(rows, seconds),
+        "questions_file": str(questions_path),
+        "index": str(settings.index),
+        "build": build_info,
+        "model": qa.index.manifest.model_id,
+        "k": {"answer": settings.k, "retrieve": RETRIEVE_K},
+        "questions": [r.to_dict() for r in rows],
+    }
+    return EvalResult(summary, report, rows)

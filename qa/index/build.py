@@ -1,0 +1,258 @@
+"""Build or update the index from an articles folder: only new and changed articles are embedded.
+
+The folder is scanned and compared with the manifest (qa.index.changes); the new articles are chunked and embedded
+into one new segment; then the manifest is replaced, atomically and last. A build that fails or is killed at any
+step leaves the previous manifest pointing at files it never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa import __version__
+from qa.config import Settings
+from qa.embed.base import model_id
+from qa.embed.embedder import Embedder, embedder_for
+from qa.errors import IndexBusyError
+from qa.index.changes import Changes, find_changes, same_aliases
+from qa.index.manifest import Manifest, check_compatible, now, read_manifest, require_manifest, write_manifest
+from qa.index.store import Index, remove_orphans, write_segment
+from qa.ingest.chunk import chunk_article
+from qa.ingest.scan import scan_files
+from qa.text import TOKENIZER, tokenize
+from qa.types import Article, Problem
+
+# Rewrite everything into one segment when the index has this many segments, or when less than
+# this share of the stored vectors is still live: keeps loading fast without making small adds slow.
+_MAX_SEGMENTS = 16
+_MIN_LIVE_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build did (`qa index build --json`)."""
+
+    index: str
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # indexed id -> other ids, same text
+    problems: tuple[Problem, ...] = ()
+    kept: tuple[str, ...] = ()  # articles of unreadable files, kept from the old index
+    chunks_embedded: int = 0
+    articles: int = 0
+    chunks: int = 0
+    compacted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    @classmethod
+    def of(cls, index: Path, changes: Changes, manifest: Manifest, **more: Any) -> BuildReport:
+        return cls(
+            index=str(index),
+            added=tuple(changes.added),
+            changed=tuple(changes.changed),
+            removed=tuple(changes.removed),
+            unchanged=changes.unchanged,
+            duplicates=changes.duplicates,
+            problems=tuple(changes.problems),
+            kept=tuple(changes.kept),
+            articles=len(manifest.articles),
+            chunks=manifest.chunks,
+            **more,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "articles": self.articles,
+            "chunks": self.chunks,
+            "added": list(self.added),
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+            "unchanged": self.unchanged,
+            "chunks_embedded": self.chunks_embedded,
+            "duplicates": self.duplicates,
+            "kept": list(self.kept),
+            "skipped": [str(p) for p in self.problems],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def chunker_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        "size": settings.chunk_size,
+        "overlap": settings.chunk_overlap,
+        "splitter": "blingfire",
+        "embed": "title+text",
+        "tokenizer": TOKENIZER,
+    }
+
+
+def embed_text(article: Article, text: str) -> str:
+    """What the model reads for a chunk: the title gives context; what is stored and shown is the text alone."""
+    return f"{article.title}\n{text}"
+
+
+def check_index(settings: Settings) -> None:
+    """Refuse to search an index built with other settings than these (model, chunker, format)."""
+    manifest = require_manifest(settings.index)
+    check_compatible(manifest, model_id(settings.model), chunker_settings(settings), settings.index)
+
+
+def _failpoint(name: str) -> None:
+    # Lets the crash-safety tests kill a build at an exact step (QA_TEST_KILL_AT=<name>).
+    if os.environ.get("QA_TEST_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _locked(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a") as lock:  # "a": never truncates, leaves mtime alone
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(f"another build is updating {index_dir}: wait for it to finish") from None
+        yield
+
+
+def build(
+    settings: Settings, *, rebuild: bool = False, embedder: Embedder | None = None, progress: bool = False
+) -> BuildReport:
+    """Bring the index in `settings.index` up to date with `settings.articles`."""
+    t0 = time.perf_counter()
+    scan_ns = time.time_ns()
+    files, problems = scan_files(settings.articles)  # fails before touching the index
+    index_dir = settings.index
+    mid = model_id(settings.model)
+    chunker = chunker_settings(settings)
+    with _locked(index_dir):
+        old = None if rebuild else read_manifest(index_dir)
+        # An index whose only difference is the keyword tokenizer (a qa upgrade) keeps its vectors: its stored
+        # chunk texts are tokenized again below, nothing is re-embedded.
+        retokenize = old is not None and old.chunker != chunker and _tokenizer_only(old.chunker, chunker)
+        if old is not None:
+            check_compatible(old, mid, old.chunker if retokenize else chunker, index_dir)
+        changes = find_changes(settings.articles, files, old, scan_ns)
+        changes.problems[:0] = problems
+        if old is not None and changes.none and not retokenize and same_aliases(old, changes):
+            return BuildReport.of(index_dir, changes, old, seconds=time.perf_counter() - t0)
+
+        manifest = _next_manifest(old, mid, chunker)
+        embedded = 0
+        if changes.to_embed:
+            embedded = _embed_segment(
+                index_dir, manifest, changes, embedder or embedder_for(settings), settings, progress
+            )
+        manifest.articles = changes.entries
+        manifest.files = changes.files
+        _finish(manifest)
+        compacted = retokenize or _needs_compaction(manifest)
+        if compacted:
+            _compact(index_dir, manifest, retokenize=retokenize)
+        _failpoint("before-manifest")
+        write_manifest(index_dir, manifest)
+        _failpoint("after-manifest")
+        remove_orphans(index_dir, manifest)
+    seconds = time.perf_counter() - t0
+    return BuildReport.of(index_dir, changes, manifest, chunks_embedded=embedded, compacted=compacted, seconds=seconds)
+
+
+def _embed_segment(
+    index_dir: Path, manifest: Manifest, changes: Changes, embedder: Embedder, settings: Settings, progress: bool
+) -> int:
+    """Chunk and embed the articles to embed into one new segment; their entries get its chunk ids. Returns the
+    number of chunks embedded."""
+    manifest.dim = embedder.dim
+    chunks, texts, owners = [], [], []
+    for article in changes.to_embed:
+        for c in chunk_article(article, settings.chunk_size, settings.chunk_overlap):
+            chunks.append(c)
+            texts.append(embed_text(article, c.text))
+            owners.append(article.id)
+    vectors = embedder.embed_documents(texts, progress=progress)
+    tokens = tokenize(texts)
+    next_id = manifest.next_chunk_id
+    ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
+    seg = _new_segment(manifest, len(chunks))
+    write_segment(index_dir, seg, ids, chunks, vectors, tokens, changes.to_embed)
+    _failpoint("segment-written")
+    manifest.segments.append(seg)
+    counts = Counter(owners)
+    for article in changes.to_embed:
+        n = counts[article.id]
+        changes.entries[article.id] = replace(changes.entries[article.id], segment=seg, chunks=(next_id, next_id + n))
+        next_id += n
+    manifest.next_chunk_id = next_id
+    return len(chunks)
+
+
+def _next_manifest(old: Manifest | None, mid: str, chunker: dict[str, Any]) -> Manifest:
+    if old is None:
+        return Manifest(model_id=mid, dim=0, chunker=chunker)
+    return Manifest(
+        model_id=old.model_id,
+        dim=old.dim,
+        chunker=chunker,
+        next_chunk_id=old.next_chunk_id,
+        next_segment=old.next_segment,
+        segments=list(old.segments),
+        segment_rows=dict(old.segment_rows),
+    )
+
+
+def _finish(manifest: Manifest) -> None:
+    used = {e.segment for e in manifest.articles.values()}
+    manifest.segments = [s for s in manifest.segments if s in used]
+    manifest.segment_rows = {s: manifest.segment_rows[s] for s in manifest.segments}
+    manifest.built_at = now()
+    manifest.qa_version = __version__
+
+
+def _needs_compaction(manifest: Manifest) -> bool:
+    if len(manifest.segments) > _MAX_SEGMENTS:
+        return True
+    return manifest.chunks < _MIN_LIVE_SHARE * sum(manifest.segment_rows.values())
+
+
+def _tokenizer_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return {**old, "tokenizer": None} == {**new, "tokenizer": None}
+
+
+def _compact(index_dir: Path, manifest: Manifest, retokenize: bool = False) -> None:
+    """Rewrite every live vector into one segment (no re-embedding: vectors are read back); with `retokenize`,
+    the chunks' keyword tokens are made again from their stored text with the current tokenizer."""
+    current = Index(index_dir, manifest)
+    tokens = current.tokens
+    if retokenize:
+        tokens = tokenize([embed_text(current.articles[c.article], c.text) for c in current.chunks])
+    seg = _new_segment(manifest, len(current.ids))
+    write_segment(index_dir, seg, current.ids, current.chunks, current.vectors, tokens, list(current.articles.values()))
+    manifest.articles = {aid: replace(e, segment=seg) for aid, e in manifest.articles.items()}
+    manifest.segments = [seg]
+    manifest.segment_rows = {seg: len(current.ids)}
+
+
+def _new_segment(manifest: Manifest, rows: int) -> str:
+    # The random part keeps a name from ever matching a live file, even on --rebuild.
+    seg = f"seg-{manifest.next_segment:06d}-{secrets.token_hex(3)}"
+    manifest.next_segment += 1
+    manifest.segment_rows[seg] = rows
+    return seg

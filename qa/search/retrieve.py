@@ -1,0 +1,163 @@
+"""Find the passages that answer a question.
+
+First stage: dense (FAISS, cosine) and keyword (BM25) search, each over `candidates` chunks, fused by
+reciprocal rank. Second stage: the fused candidates re-scored with what a cross-encoder would look at and
+the index can afford (qa.search.rerank). Dates in the question ("in 2013", "last June") restrict the search to
+articles of that period when there are any; "the latest" prefers the newest of the relevant articles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qa.config import Settings
+from qa.embed.embedder import Embedder
+from qa.errors import QuestionError
+from qa.index.store import Index
+from qa.search.dates import parse_date
+from qa.search.query import Query, make_query
+from qa.search.rerank import Reranker
+from qa.search.sentences import Sentences
+from qa.types import Passage, Period
+
+Mode = Literal["hybrid", "fused", "dense", "bm25"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: Query
+    passages: list[Passage]
+    timings_ms: dict[str, float]
+    notices: tuple[str, ...] = ()  # the query's, and the search's own ("no article is dated …")
+
+    @property
+    def question(self) -> str:
+        return self.query.text
+
+    @property
+    def period(self) -> Period | None:
+        return self.query.period
+
+
+class Retriever:
+    """Search over a loaded index. Load once, then search many times (it keeps per-chunk caches)."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.candidates = settings.candidates
+        self.rrf_k = settings.rrf_k
+        self.rerank_on = settings.rerank
+        articles = list(index.articles)
+        self.article_pos = {aid: n for n, aid in enumerate(articles)}
+        self.row_article = np.array([self.article_pos[c.article] for c in index.chunks], dtype=np.int32)
+        self.article_dates = [parse_date(index.articles[aid].date) for aid in articles]
+        known = [d for d in self.article_dates if d is not None]
+        self.newest: dt.date | None = max(known) if known else None
+        self.sentences = Sentences(index, embedder)
+        self.reranker = Reranker(self.sentences)
+
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        mode: Mode = "hybrid",
+        period: Period | None = None,
+        articles: set[str] | None = None,
+    ) -> SearchResult:
+        """Best k passages (default: the settings' k). `period` overrides the one found in the question;
+        `articles` restricts the search to those articles (a follow-up question stays with the articles of the
+        previous answer)."""
+        k = self.settings.k if k is None else k
+        if k <= 0:
+            raise QuestionError(f"k must be greater than 0, got {k}: pass -k 1 or more")
+        t0 = time.perf_counter()
+        query = make_query(question, self.embedder if mode != "bm25" else None, self.newest, period)
+        notices = list(query.notices)
+        allowed = self._allowed_rows(query.period, notices)
+        if articles:
+            keep = np.flatnonzero(
+                np.isin(self.row_article, [self.article_pos[a] for a in articles if a in self.article_pos])
+            )
+            allowed = keep if allowed is None else np.intersect1d(allowed, keep)
+        timings: dict[str, float] = {}
+        n = max(self.candidates, k)
+        timings["embed"] = _ms(t0)
+        t1 = time.perf_counter()
+        dense = self.dense(query.vector, n, allowed) if query.vector is not None else {}
+        bm25 = self.index.bm25.scores(query.tokens) if mode != "dense" else None
+        lexical = self.keyword(bm25, n, allowed) if bm25 is not None else {}
+        fused = self.fuse(dense, lexical)
+        timings["first_stage"] = _ms(t1)
+        t2 = time.perf_counter()
+        if mode == "hybrid" and self.rerank_on and bm25 is not None and query.vector is not None:
+            scored = self.reranker.rerank(query, fused, bm25)
+        else:
+            scored = fused
+        if query.latest and query.period is None:
+            scored = self._prefer_latest(scored)
+        timings["rerank"] = _ms(t2)
+        rows = sorted(scored, key=lambda r: -scored[r])[:k]
+        passages = [self.index.passage(r, round(float(scored[r]), 6), rank) for rank, r in enumerate(rows, 1)]
+        timings["total"] = _ms(t0)
+        return SearchResult(query, passages, timings, tuple(notices))
+
+    # ---- stages ----------------------------------------------------------------------------------
+
+    def _allowed_rows(self, period: Period | None, notices: list[str]) -> np.ndarray | None:
+        """Rows of articles dated inside the period (undated articles stay in), or None for all rows."""
+        if period is None:
+            return None
+        inside = np.array([d is not None and d in period for d in self.article_dates], dtype=bool)
+        if not inside.any():
+            notices.append(f"no article is dated {period.phrase}; searched all articles")
+            return None
+        undated = np.array([d is None for d in self.article_dates], dtype=bool)
+        return np.flatnonzero((inside | undated)[self.row_article])
+
+    def dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        """Row -> cosine of the n nearest rows, best first (flat or HNSW: the index's dense setting)."""
+        return dict(self.index.dense_search(qv, n, allowed))
+
+    def keyword(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        """Row -> BM25 score of the n best rows with any (`scores`: every row's, for the question)."""
+        if allowed is not None:
+            masked = np.zeros_like(scores)
+            masked[allowed] = scores[allowed]
+            scores = masked
+        n = min(n, int(np.count_nonzero(scores)))
+        if n == 0:
+            return {}
+        top = np.argpartition(-scores, n - 1)[:n]
+        return {int(r): float(scores[r]) for r in top}
+
+    def fuse(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:
+        """Reciprocal-rank fusion: sum over the two lists of 1 / (rrf_k + rank)."""
+        fused: dict[int, float] = {}
+        for scores in (dense, lexical):
+            for rank, row in enumerate(sorted(scores, key=lambda r: -scores[r]), start=1):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank)
+        return fused
+
+    def _prefer_latest(self, scored: dict[int, float]) -> dict[int, float]:
+        """Among the 10 best candidates' articles, the newest dated one's chunks move to the front."""
+        best = sorted(scored, key=lambda r: -scored[r])[:10]
+        dated = [(self.article_dates[self.row_article[r]], r) for r in best]
+        dated = [(d, r) for d, r in dated if d is not None]
+        if not dated:
+            return scored
+        newest = max(d for d, _ in dated)
+        top = max(scored.values())
+        return {r: s + (top if self.article_dates[self.row_article[r]] == newest else 0.0) for r, s in scored.items()}
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,76 @@
+"""The sentences of an index's articles, as every later stage reads them, worked out once per sentence and kept
+for the life of the loaded index: their spans, their stemmed words, their vectors.
+
+The second stage (qa.search.rerank) reads each candidate chunk's sentences as blingfire splits the chunk text;
+the answerer and the LLM check split the article text paragraph by paragraph (qa.ingest.chunk.sentence_spans),
+which is what a citation quotes. Both are kept here, keyed by where they are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+from qa.embed.embedder import Embedder
+from qa.index.store import Index
+from qa.ingest.chunk import sentence_spans
+from qa.text import tokenize
+
+Key = tuple[str, int, int]  # (article id, start, end) of a sentence, or of a stretch of an article
+Words = tuple[frozenset[str], frozenset[tuple[str, str]]]  # a sentence's stemmed words and word pairs
+
+
+class Sentences:
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+        self._spans: dict[Key, list[tuple[int, int]]] = {}
+        self._vectors: dict[Key, np.ndarray] = {}
+        self._tokens: dict[Key, frozenset[str]] = {}
+        self._chunk_words: dict[int, list[Words]] = {}
+
+    def spans(self, article: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Sentence spans of an article's text between two offsets (paragraphs never run together)."""
+        key = (article, start, end)
+        spans = self._spans.get(key)
+        if spans is None:
+            spans = self._spans[key] = list(sentence_spans(self.index.articles[article].text, start, end))
+        return spans
+
+    def text(self, key: Key) -> str:
+        return self.index.articles[key[0]].text[key[1] : key[2]]
+
+    def vectors(self, keys: Sequence[Key]) -> np.ndarray:
+        """The MiniLM (query-side) vectors of these sentences; the missing ones embedded in one call."""
+        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        if missing:
+            for k, v in zip(missing, self.embedder.embed_queries([self.text(k) for k in missing]), strict=True):
+                self._vectors[k] = v
+        return np.stack([self._vectors[k] for k in keys])
+
+    def tokens(self, keys: Sequence[Key]) -> list[frozenset[str]]:
+        """The stemmed words of these sentences; the missing ones tokenized in one call."""
+        missing = list(dict.fromkeys(k for k in keys if k not in self._tokens))
+        if missing:
+            for k, toks in zip(missing, tokenize([self.text(k) for k in missing]), strict=True):
+                self._tokens[k] = frozenset(toks)
+        return [self._tokens[k] for k in keys]
+
+    def chunk_words(self, rows: Sequence[int]) -> list[list[Words]]:
+        """For each chunk row, its sentences' word sets and word-pair sets (blingfire over the chunk text)."""
+        import blingfire
+
+        missing = [r for r in dict.fromkeys(rows) if r not in self._chunk_words]
+        if missing:
+            spans: list[tuple[int, int]] = []
+            texts: list[str] = []
+            for r in missing:
+                _, offsets = blingfire.text_to_sentences_and_offsets(self.index.chunks[r].text)
+                spans.append((len(texts), len(texts) + len(offsets)))
+                texts.extend(self.index.chunks[r].text[s:e] for s, e in offsets)
+            tokens = tokenize(texts)
+            for r, (lo, hi) in zip(missing, spans, strict=True):
+                self._chunk_words[r] = [(frozenset(t), frozenset(itertools.pairwise(t))) for t in tokens[lo:hi]]
+        return [self._chunk_words[r] for r in rows]

@@ -1,0 +1,443 @@
+"""Train qa's reader (qa/answer/reader.py): the packaged all-MiniLM-L6-v2 with rank-R updates and a start/end head.
+
+    python -m train.reader prepare                 # qa's own retrieval for every squad-dev16 question
+    python -m train.reader train --fold 0|1        # held-out figures: bench/results/reader_fold{F}.npz
+    python -m train.reader train --all             # what ships: qa/data/reader.npz
+    [--device cuda] [--epochs 3] [--rank 16] [--lr 1e-3]
+
+The reader reads the passages qa's retriever returns for a question, as `qa ask` does, so it is trained on them:
+`prepare` indexes the 16 squad-dev16 articles, retrieves the best K passages of each question and writes, per
+question, one example with those K passages (the passage holding the gold answer put in place of the K-th when
+retrieval missed it) and one example of K passages holding no gold answer string at all (the same question's
+next-best passages): the answer is then "none of these", pointed at by the passages' [CLS] tokens, as SQuAD 2.0
+readers learn it. The loss is normalised over all K passages together (Clark & Gardner 2018, "shared
+normalisation"), so that span scores compare across passages: the reader chooses the passage too, not only the
+span. Targets are every occurrence of a gold answer in the passages of the question's own article.
+
+`prepare --near-misses` adds, per question, its K passages with every sentence holding a gold answer deleted,
+answered "none" (SQuAD 2.0's near misses: the question's own story without its fact, what `qa ask` must refuse).
+Tried 2026-11-22 (6 epochs, batch 16, lr 1e-3, on an H100), not shipped: held out, the best span's score over
+"none" told answerable from near-miss passages at ROC AUC 0.83 / 0.88, but the refusal gate refitted with it
+(train/gate.py --names support,cosine,passage,reader) caught no more of train/gate.py's near misses (recall
+0.54 / 0.49 at precision 0.64 / 0.72, against 0.54 / 0.53 at 0.64 / 0.71), the seed questions' refusal recall
+stayed 0.769 (no-interpreter's reader signal fell from +4.8 to -13.6, but no-russian-ambassador's stays +9.5 and
+answerable ones fell too), and the sentence choice lost 0.4 points held out (0.786 against 0.791; spans exactly
+gold 0.39 / 0.44 against 0.40 / 0.45). A separate answerable output on [CLS] learnt from the near misses, with the
+start/end learning from the rest as before, did worse on both (AUC 0.80 / 0.86, spans 0.36 / 0.43). Without near
+misses, --rank 64 (4.9 MB) read no better than the shipped 16: spans exactly gold 0.39 / 0.45.
+
+Folds split the articles (even / odd in name order): a fold's model is trained on the questions of the other
+half's articles, so that bench/answers.py --reader-cv answers every question with a reader that never saw its
+article. `train` needs torch and numpy only (it reads the token ids `prepare` wrote and the model's weights), so
+it runs as well on a GPU machine with no qa installed: `--model DIR` names a copy of the model (config.json,
+model.safetensors) there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answer.reader import LORA_TARGETS, MAX_LEN
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may touch the network
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DATA = RESULTS / "reader_data.npz"
+K = 5  # passages an answer reads (`qa ask -k 5`)
+KINDS = ("answer", "none", "near")  # an example's passages: with the answer, other passages, the answer deleted
+
+
+def prepare(out: Path, near_misses: bool = False) -> None:
+    import tempfile
+
+    from qa.answer.reader import pair_tokenizer
+    from qa.eval import sets
+    from train.common import data_dir, open_qa
+    from train.gate import paragraph_spans
+
+    squad = data_dir("squad-dev16")
+    questions = [json.loads(line) for line in (squad / "questions.jsonl").read_text().splitlines() if line.strip()]
+    articles = sorted(p.name for p in (squad / "articles").glob("*.txt"))
+    tok = pair_tokenizer()
+    ids, meta, targets = [], [], []
+    missed = 0
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        qa = open_qa(squad / "articles", Path(tmp) / "index")
+        index, retriever = qa.index, qa.retriever
+        by_article: dict[str, list[Any]] = {}
+        for c in index.chunks:
+            by_article.setdefault(c.article, []).append(c)
+        for qn, q in enumerate(questions):
+            name = q["source_articles"][0]
+            text = index.articles[name].text
+            paras = paragraph_spans(text)
+            i = q.get("paragraph_index")
+            gold = [
+                (s, s + len(a))
+                for a in q["answers"]
+                for s in _occurrences(text, a)
+                if i is not None and i < len(paras) and paras[i][0] <= s < paras[i][1]
+            ]
+            if not gold:
+                continue
+            found = retriever.search(q["question"], K + 6).passages
+            chunks = [p.chunk for p in found]
+            pos = chunks[:K]
+            if not any(_holds(c, gold) for c in pos):
+                missed += 1
+                holding = [c for c in by_article[name] if _holds(c, gold)]
+                if not holding:
+                    continue
+                pos = [*pos[: K - 1], holding[0]]
+            neg = [c for c in chunks if not _said(c.text, q["answers"])][:K]
+            examples = [("answer", pos, [c.text for c in pos]), ("none", neg, [c.text for c in neg])]
+            near = [_without_answer(c.text, q["answers"]) for c in pos] if near_misses else []
+            if near and not any(_said(t, q["answers"]) for t in near):
+                examples.append(("near", pos, near))
+            for kind, group, texts in examples:
+                if len(group) < K:
+                    continue
+                e = len(meta)
+                enc = tok.encode_batch([(q["question"], t) for t in texts])
+                ids.append(np.array([_padded(x.ids) for x in enc], dtype=np.uint16))
+                meta.append((qn, articles.index(name), KINDS.index(kind)))
+                if kind != "answer":
+                    continue
+                for k, (c, x) in enumerate(zip(group, enc, strict=True)):
+                    if c.article != name:
+                        continue
+                    for a in q["answers"]:
+                        for s in _occurrences(c.text, a):
+                            span = _token_span(x, s, s + len(a))
+                            if span is not None:
+                                targets.append((e, k, *span))
+            if qn % 500 == 0:
+                print(f"{qn}/{len(questions)} questions, {time.perf_counter() - t0:.0f} s", flush=True)
+    # an answer example whose gold occurrences were all cut off by truncation has nothing to learn from
+    have = {t[0] for t in targets}
+    keep = [e for e, m in enumerate(meta) if m[2] or e in have]
+    renumber = {e: n for n, e in enumerate(keep)}
+    tgt = np.array([(renumber[t[0]], *t[1:]) for t in targets if t[0] in renumber], dtype=np.int32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out,
+        ids=np.stack([ids[e] for e in keep]),
+        question=np.array([meta[e][0] for e in keep], dtype=np.int32),
+        article=np.array([meta[e][1] for e in keep], dtype=np.int32),
+        none=np.array([meta[e][2] > 0 for e in keep], dtype=bool),
+        kind=np.array([meta[e][2] for e in keep], dtype=np.int8),
+        targets=tgt,
+        articles=np.array(articles),
+        data=np.array(json.dumps({"squad-dev16": sets.digest(squad)})),  # the training data, for the stamp
+    )
+    n = [sum(meta[e][2] == k for e in keep) for k in range(len(KINDS))]
+    print(
+        f"{len(keep)} examples ({n[0]} with an answer, {n[1]} of other passages, {n[2]} near misses) of {K} passages, "
+        f"{len(tgt)} answer positions; gold passage put in for {missed} questions retrieval missed; "
+        f"{time.perf_counter() - t0:.0f} s -> {out}"
+    )
+
+
+def _said(text: str, answers: list[str]) -> bool:
+    """Some gold answer occurs in the text, in any case."""
+    return any(a.lower() in text.lower() for a in answers)
+
+
+def _without_answer(text: str, answers: list[str]) -> str:
+    """The passage with every sentence that holds a gold answer (any case) deleted."""
+    from qa.ingest.chunk import sentence_spans
+
+    kept = [text[s:e] for s, e in sentence_spans(text, 0, len(text)) if not _said(text[s:e], answers)]
+    return " ".join(kept)
+
+
+def _occurrences(text: str, answer: str) -> list[int]:
+    out, at = [], text.find(answer)
+    while answer and at >= 0:
+        out.append(at)
+        at = text.find(answer, at + 1)
+    return out
+
+
+def _holds(chunk: Any, gold: list[tuple[int, int]]) -> bool:
+    return any(chunk.start <= s and e <= chunk.end for s, e in gold)
+
+
+def _padded(ids: list[int]) -> list[int]:
+    return ids + [0] * (MAX_LEN - len(ids))
+
+
+def _token_span(enc: Any, start: int, end: int) -> tuple[int, int] | None:
+    """The first and last passage token of the characters [start, end), or None when truncation cut them off."""
+    toks = [t for t, (sid, (a, b)) in enumerate(zip(enc.sequence_ids, enc.offsets, strict=True)) if sid == 1 and b > a]
+    first = next((t for t in toks if enc.offsets[t][1] > start), None)
+    last = next((t for t in reversed(toks) if enc.offsets[t][0] < end), None)
+    if first is None or last is None or last < first or enc.offsets[last][1] < end:
+        return None
+    return first, last
+
+
+# ---- training (torch and numpy only) -------------------------------------------------------------------------
+
+
+def train(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    z = np.load(args.data)
+    ids = torch.from_numpy(z["ids"].astype(np.int64))
+    article, none, tgt = z["article"], z["none"], z["targets"]
+    kind = z["kind"] if "kind" in z.files else none.astype(np.int8)
+    held = (article % 2 == args.fold) if args.fold >= 0 else np.zeros(len(article), dtype=bool)
+    train_ex, test_ex = np.flatnonzero(~held), np.flatnonzero(held)
+    if args.limit:  # a smoke run
+        train_ex, test_ex = train_ex[: args.limit], test_ex[: args.limit]
+    E, Kp, L = ids.shape
+    starts = torch.zeros((E, Kp * L), dtype=torch.bool)
+    ends = torch.zeros((E, Kp * L), dtype=torch.bool)
+    for e, k, s, t in tgt:
+        starts[e, k * L + s] = True
+        ends[e, k * L + t] = True
+    for e in np.flatnonzero(none):  # "none of these": the passages' [CLS] tokens
+        starts[e, torch.arange(Kp) * L] = True
+        ends[e, torch.arange(Kp) * L] = True
+    model = build_model(args.model, args.rank).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    print(f"{len(train_ex)} examples to train, {len(test_ex)} held out; "
+          f"{sum(p.numel() for p in params):,} parameters trained on {device}", flush=True)  # fmt: skip
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * ((len(train_ex) + args.batch - 1) // args.batch)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min((i + 1) / warm, max(0.0, (steps - i) / steps)))
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(args.epochs):
+        model.train()
+        order = np.random.default_rng(epoch).permutation(train_ex)
+        total = 0.0
+        for b in range(0, len(order), args.batch):
+            rows = torch.from_numpy(order[b : b + args.batch])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                s, e = model(ids[rows].to(device))
+            loss = _shared_loss(s.float(), starts[rows].to(device)) + _shared_loss(e.float(), ends[rows].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(rows)
+        row = {"epoch": epoch + 1, "loss": total / len(order), "s": round(time.perf_counter() - t0, 1)}
+        if len(test_ex):
+            row |= evaluate(model, ids, starts, ends, kind, test_ex, device)
+        history.append(row)
+        print(json.dumps(row), flush=True)
+    figures = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "s")} if len(test_ex) else None
+    save(model, args, history, z["articles"], article, held, figures)
+
+
+def _shared_loss(logits: Any, target: Any) -> Any:
+    """-log of the probability of the target positions, normalised over every token of all K passages."""
+    import torch
+
+    return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~target, -1e4), -1)).mean()
+
+
+def evaluate(model: Any, ids: Any, starts: Any, ends: Any, kind: np.ndarray, rows: np.ndarray, device: Any) -> dict:
+    """On held-out examples: how often the best span over the K passages is a gold span (start and end both
+    gold, in one passage), and how well the best span's score over the "none" score tells the examples with an
+    answer from those without (ROC AUC), from those of other passages and from the near misses."""
+    import torch
+
+    from qa.answer.reader import best_span
+
+    model.eval()
+    _, Kp, L = ids.shape
+    hit, margin = [], []
+    with torch.no_grad():
+        for b in range(0, len(rows), 64):
+            r = torch.from_numpy(rows[b : b + 64])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                s, e = model(ids[r].to(device))
+            s, e = s.float().cpu().numpy(), e.float().cpu().numpy()
+            x = ids[r].numpy()
+            for j, ex in enumerate(r.tolist()):
+                best, at = -1e9, (0, 0, 0)
+                for k in range(Kp):
+                    passage = _passage_mask(x[j, k])
+                    score, a, c = best_span(s[j, k * L : (k + 1) * L], e[j, k * L : (k + 1) * L], passage)
+                    if score > best:
+                        best, at = score, (k, a, c)
+                null = max(s[j, k * L] + e[j, k * L] for k in range(Kp))
+                margin.append((best - null, int(kind[ex])))
+                if not kind[ex]:
+                    k, a, c = at
+                    hit.append(bool(starts[ex, k * L + a] and ends[ex, k * L + c]))
+    return {
+        "span_hit": float(np.mean(hit)),
+        "none_auc": _auc([(m, k == 0) for m, k in margin if k < 2]),
+        "near_auc": _auc([(m, k == 0) for m, k in margin if k != 1]),
+    }
+
+
+def _passage_mask(ids: np.ndarray) -> np.ndarray:
+    """The tokens of the passage (after the question's [SEP], before the last [SEP])."""
+    seps = np.flatnonzero(ids == 102)
+    out = np.zeros(len(ids), dtype=bool)
+    if len(seps) >= 2:
+        out[seps[0] + 1 : seps[1]] = True
+    return out
+
+
+def _auc(rows: list[tuple[float, bool]]) -> float:
+    pos = np.array([s for s, y in rows if y])
+    neg = np.array([s for s, y in rows if not y])
+    if not len(pos) or not len(neg):
+        return float("nan")
+    ranks = np.concatenate([pos, neg]).argsort().argsort() + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def build_model(model_dir: str, rank: int) -> Any:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig.from_json_file(str(Path(model_dir) / "config.json"))
+    base = BertModel(config, add_pooling_layer=False)
+    state = {k: v.float() for k, v in load_file(str(Path(model_dir) / "model.safetensors")).items()}
+    base.load_state_dict(state, strict=False)
+    base.requires_grad_(False)
+
+    class LoRA(torch.nn.Module):
+        def __init__(self, linear: torch.nn.Linear) -> None:
+            super().__init__()
+            self.linear = linear
+            self.a = torch.nn.Parameter(torch.randn(rank, linear.in_features) * 0.01)
+            self.b = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x) + (x @ self.a.T @ self.b.T) * (2.0 * 16 / rank)
+
+    for name, module in list(base.named_modules()):
+        for child_name, child in list(module.named_children()):
+            full = f"{name}.{child_name}"
+            if isinstance(child, torch.nn.Linear) and full.startswith("encoder.") and full.endswith(LORA_TARGETS):
+                setattr(module, child_name, LoRA(child))
+
+    class Reader(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.base = base
+            self.head = torch.nn.Linear(config.hidden_size, 2)
+
+        def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """Start and end logits of each example's K passages, flattened to (examples, K * L)."""
+            n, k, length = ids.shape
+            flat = ids.reshape(n * k, length)
+            mask = (flat != 0).long()
+            # token type 1 from the first [SEP] on (the passage), as the tokenizer's pair encoding sets it
+            types = ((flat == 102).cumsum(-1) > 0).long() - (flat == 102).long() * ((flat == 102).cumsum(-1) == 1)
+            hidden = self.base(input_ids=flat, attention_mask=mask, token_type_ids=types).last_hidden_state
+            logits = self.head(hidden).masked_fill((mask == 0)[..., None], -1e4)
+            return logits[..., 0].reshape(n, k * length), logits[..., 1].reshape(n, k * length)
+
+    return Reader()
+
+
+def save(
+    model: Any, args: argparse.Namespace, history: list, articles: Any, article: Any, held: Any, figures: Any = None
+) -> None:
+    state = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            key = name.removeprefix("base.").replace(".linear", "")
+            state[key] = p.detach().float().cpu().numpy().astype(np.float16)
+    trained_on = sorted({str(articles[a]) for a in np.unique(article[~held])})
+    info = {
+        "rank": args.rank,
+        "scale": 2.0 * 16 / args.rank,
+        "max_len": MAX_LEN,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch": args.batch,
+        "trained_on": trained_on,
+        "history": history,
+    }
+    out = Path(args.out) if args.out else (
+        ROOT / "qa/data/reader.npz" if args.fold < 0 else RESULTS / f"reader_fold{args.fold}.npz"
+    )  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with np.load(args.data) as z:
+        data = json.loads(str(z["data"])) if "data" in z.files else {}
+    made = {
+        "script": "train/reader.py",
+        "args": sys.argv[1:],
+        "commit": _commit(),
+        "data": data,
+        # the shipped reader trains on every article: its held-out figures are the fold readers' (train --fold)
+        "held_out": figures or "see the fold readers: train --fold 0|1",
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+    }
+    np.savez_compressed(out, info=np.array(json.dumps(info)), stamp=np.array(json.dumps(made)), **state)
+    print(f"-> {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
+
+
+def _commit() -> str:
+    """The commit this runs from (train/common.py's, without importing qa's heavy parts on a bare GPU machine)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--out", type=Path, default=DATA)
+    p.add_argument(
+        "--near-misses",
+        action="store_true",
+        help="also each question over its passages with the "
+        "sentences holding its answer deleted, answered 'none' (tried: see the module's docstring)",
+    )
+    t = sub.add_parser("train")
+    t.add_argument("--fold", type=int, default=-1, help="hold out the articles of this half (0 or 1)")
+    t.add_argument("--all", action="store_true", help="train on every article: the reader that ships")
+    t.add_argument("--data", type=Path, default=DATA)
+    t.add_argument("--model", default="", help="the model's folder (default: the packaged MiniLM)")
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--rank", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--batch", type=int, default=8, help="questions a step (each K passages)")
+    t.add_argument("--out", default="")
+    t.add_argument("--limit", type=int, default=0, help="train on N examples and hold out N (a smoke run)")
+    args = ap.parse_args()
+    if args.cmd == "prepare":
+        prepare(args.out, args.near_misses)
+        return
+    if args.all == (args.fold >= 0):
+        ap.error("train needs one of --fold 0|1 or --all")
+    if not args.model:
+        from qa.config import DEFAULT_MODEL
+        from qa.embed.base import model_path
+
+        args.model = model_path(DEFAULT_MODEL)
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
