@@ -1,15 +1,20 @@
-"""Answer quality and `ask` latency on squad-dev16, every learned part cross-validated by article.
+"""Answers on squad-dev16 or realtimeqa-dev as `qa eval` scores them, every learned part cross-validated.
 
-    python -m bench.answers [--limit N] [--span-cv] [--reader-cv] [--no-reader]
+    python -m bench.answers [--set squad-dev16|realtimeqa-dev] [--cv] [--span-cv] [--reader-cv] [--no-reader]
+                            [--limit N]
 
-Indexes the 16 articles and asks every question (warm), as `qa ask` does; reports EM/F1 of short_answer (else
-answer), sentence accuracy (the first cited quote holds a gold answer), how often a question was refused, and ask
-latency p50/p95. The shipped models were fitted on these very questions, so:
---span-cv    each question's fallback short answer comes from the span model of the fold that held its article out
-             (`python -m train.span --save` writes them);
---reader-cv  each question is read by the fold reader that held its article out (`python -m train.reader train
-             --fold 0|1`), with the sentence weights fitted on that fold's other half (`python -m train.sentences`).
-Writes bench/results/answers.json.
+Indexes the set's articles (bench/results/work/<set>, kept between runs) and asks every question (warm) as `qa ask`
+does, a news question on the day it was asked; scores each as `qa eval` does (qa.eval.run.score: hit@k over the 10
+passages retrieved, EM/F1 of the short answer else the answer, sentence accuracy, refusals) and times it. The
+shipped weights were fitted on these very questions, so:
+--cv         each question is searched, its sentence chosen and its refusal judged with the weights fitted on the
+             other half of both sets (squad-dev16 by article, realtimeqa-dev by quiz week): the fold weights
+             `python -m train.rerank fit`, `train.sentences fit` and `train.gate fit` write to bench/results;
+--span-cv    its fallback short answer comes from the span model of the fold that held its article out
+             (`python -m train.span --save`; squad-dev16);
+--reader-cv  it is read by the fold reader that held its article out (`python -m train.reader train --fold 0|1`;
+             squad-dev16: news questions are unseen by the shipped reader already).
+Writes bench/results/answers_<set>.json.
 """
 
 from __future__ import annotations
@@ -17,77 +22,92 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
-import tempfile
-import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench.common import RESULTS, data_dir, questions
+from bench.common import RESULTS, data_dir
 from qa.answer import spans
-from qa.answer.answerer import Answerer
-from qa.eval.metrics import contains_answer, exact_match, f1
-from train.common import fold_readers, fold_span_weights, open_qa
+from qa.answer.gate import Gate
+from qa.answer.sentences import SentenceWeights
+from qa.eval.questions import load_questions
+from qa.eval.run import RETRIEVE_K, details, score, summarize
+from qa.search.dates import parse_date
+from qa.search.rerank import Weights
+from train.common import fold_readers, fold_span_weights, open_set, set_questions
 
 
-def quality(
-    answerer: Answerer, qs: list[dict[str, Any]], squad: Path, span_cv: bool = False, reader_cv: bool = False
-) -> dict[str, Any]:
-    from train.sentences import fold_sentence_weights
+def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate]]:
+    """Each fold's second-stage, sentence and gate weights, fitted on the other fold (train/*.py fit)."""
+    suffix = "" if reader else "_plain"
+    out = {}
+    for fold in (0, 1):
+        rerank = json.loads((RESULTS / f"rerank_fold{fold}.json").read_text())
+        sentence = json.loads((RESULTS / f"sentences{suffix}_fold{fold}.json").read_text())
+        gate = json.loads((RESULTS / f"gate_fold{fold}.json").read_text())
+        out[fold] = (Weights(**rerank), SentenceWeights(**sentence), Gate(**gate))
+    return out
 
-    em, f, sent, refused, times = [], [], [], 0, []
-    folds = fold_span_weights() if span_cv else {}
-    readers = fold_readers(squad) if reader_cv else {}
-    weights = fold_sentence_weights() if reader_cv else {}
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    folder = data_dir(args.set)
+    qa = open_set(args.set, reader=not args.no_reader)
+    answerer = qa.answerer
+    fold_of = {q["id"]: q["fold"] for q in set_questions(args.set)}
+    questions = [q for q in load_questions(folder / "questions.jsonl") if q.answerable]
+    if args.limit:
+        questions = random.Random(7).sample(questions, args.limit)
+    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    texts = {aid: a.text for aid, a in qa.index.articles.items()}
+    dates = {aid: parse_date(a.date) for aid, a in qa.index.articles.items()}
+    folds = fold_weights(not args.no_reader) if args.cv else {}
+    spans_of = fold_span_weights() if args.span_cv else {}
+    readers = fold_readers(folder) if args.reader_cv else {}
     shipped = spans.weights
-    for q in qs:
-        article = q["source_articles"][0]
-        if span_cv:  # the question's article was held out of the short-answer model that answers it
-            spans.weights = lambda w=folds[article]: w  # type: ignore[misc]
-        if reader_cv:  # and of the reader that reads it, and of the sentence weights
+    answerer.ask("warm up the caches")
+    rows = []
+    for q in questions:
+        article = q.source_articles[0]
+        if folds:
+            rerank, sentence, gate = folds[fold_of[q.id]]
+            answerer.retriever.reranker.weights, answerer.weights, answerer.gate = rerank, sentence, gate
+        if spans_of:
+            spans.weights = lambda w=spans_of[article]: w  # type: ignore[misc]
+        if readers:
             answerer.reader = readers[article]
-            answerer.weights = weights[article]
-        t0 = time.perf_counter()
-        a = answerer.ask(q["question"])
-        times.append((time.perf_counter() - t0) * 1000)
-        refused += a.refused
-        pred = a.short if a.short is not None else a.text
-        em.append(exact_match(pred, q["answers"]) if not a.refused else 0.0)
-        f.append(f1(pred, q["answers"]) if not a.refused else 0.0)
-        sent.append(bool(a.citations) and contains_answer(a.citations[0].quote, q["answers"]))
+        q = replace(q, source_articles=tuple(canonical.get(a, a) for a in q.source_articles))
+        rows.append(score(q, answerer.ask(q.question, retrieve_k=RETRIEVE_K, as_of=q.asked_at), texts, dates=dates))
     spans.weights = shipped  # type: ignore[assignment]
+    summary = summarize(rows)
+    more = details(rows, 1.0)
     return {
-        "n": len(qs),
-        "exact_match": float(np.mean(em)),
-        "f1": float(np.mean(f)),
-        "sentence_accuracy": float(np.mean(sent)),
-        "refused": refused / len(qs),
-        "p50_ms": statistics.median(times),
-        "p95_ms": float(np.percentile(times, 95)),
+        "set": args.set,
+        "cross_validated": {"weights": args.cv, "spans": args.span_cv, "reader": args.reader_cv},
+        "reader": not args.no_reader,
+        **{k: summary[k] for k in ("n", "retrieval", "answer", "citation", "latency_ms")},
+        "answerable_refused": more["answerable_refused"],
+        "latency_by_stage_ms": more["latency_by_stage_ms"],
+        "by_time": more["by_time"],
+        "questions": [r.to_dict() for r in rows],
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", default="squad-dev16", choices=("squad-dev16", "realtimeqa-dev"))
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--cv", action="store_true", help="weights fitted on the other half of both sets")
     ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
     ap.add_argument("--reader-cv", action="store_true", help="read by the fold readers that held each article out")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
-    ap.add_argument("--out", type=Path, default=RESULTS / "answers.json")
+    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    squad = data_dir("squad-dev16")
-    qs = questions(squad)
-    if args.limit:
-        qs = random.Random(7).sample(qs, args.limit)
-    with tempfile.TemporaryDirectory() as tmp:
-        answerer = open_qa(squad / "articles", Path(tmp) / "index", reader=not args.no_reader).answerer
-        answerer.ask("warm up the caches")
-        results = {"quality": quality(answerer, qs, squad, args.span_cv, args.reader_cv)}
-    print(json.dumps(results["quality"]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
+    results = run(args)
+    shown = {k: v for k, v in results.items() if k != "questions"}
+    print(json.dumps(shown, indent=1), flush=True)
+    out = args.out or RESULTS / f"answers_{args.set}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import typer
 
 from qa.config import Settings
 from qa.errors import QAError
+from qa.types import shown_date
 
 if TYPE_CHECKING:
     from qa.pipeline import QA
@@ -34,6 +35,14 @@ ArticlesOpt = Annotated[
     Path | None, typer.Option("--articles", help="Articles folder [env QA_ARTICLES; default seeds/]")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The day the question is asked, YYYY-MM-DD: 'this week', 'recently', 'on Monday' are read against it "
+        "[env QA_AS_OF; default today]",
+    ),
+]
 AnswererOpt = Annotated[
     str | None,
     typer.Option(
@@ -139,12 +148,13 @@ def search_cmd(
     k: Annotated[int | None, typer.Option("-k", "--k", help="How many passages [env QA_K; default 5]")] = None,
     index: IndexOpt = None,
     json_out: JsonOpt = False,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Ranked passages for a question: dense + BM25, fused, then re-scored.
 
     Examples:  qa search "Where did Obama meet Putin in 2013?"   ·   qa search "oil embargo" -k 10 --json
     """
-    qa = _open_for(question, _settings(index=index, k=k))
+    qa = _open_for(question, _settings(index=index, k=k, as_of=as_of))
     result = qa.search(question)
     for notice in result.notices:
         typer.echo(f"note: {notice}", err=True)
@@ -153,8 +163,8 @@ def search_cmd(
         return
     for p in result.passages:
         typer.echo(
-            f"[{p.rank}] {p.title} ({p.date or 'undated'}) {p.chunk.article} {p.chunk.start}-{p.chunk.end}  "
-            f"score {p.score:.3f}"
+            f"[{p.rank}] {p.title} ({shown_date(p.date, p.date_inferred)}) {p.chunk.article} "
+            f"{p.chunk.start}-{p.chunk.end}  score {p.score:.3f}"
         )
         typer.echo("    " + p.chunk.text.replace("\n", "\n    ") + "\n")
 
@@ -169,6 +179,7 @@ def ask_cmd(
     index: IndexOpt = None,
     json_out: JsonOpt = False,
     answerer: AnswererOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """The answer, in the articles' own words, with a citation [n] after each sentence.
 
@@ -176,7 +187,7 @@ def ask_cmd(
 
     Examples:  qa ask "How long did the 2013 meeting last?"   ·   qa ask "Who is the U.S. ambassador?" --json
     """
-    settings = _settings(index=index, answerer=answerer, k=k)
+    settings = _settings(index=index, answerer=answerer, k=k, as_of=as_of)
     qa = _open_for(question, settings)
     if settings.answerer == "llm":
         _ask_llm(question, qa, json_out)
@@ -191,7 +202,7 @@ def ask_cmd(
     if answer.short:
         typer.echo(f"\nShort answer: {answer.short}")
     for c in answer.citations:
-        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
+        typer.echo(f"[{c.n}] {c.title} ({shown_date(c.date, c.date_inferred)}), {c.article} {c.start}-{c.end}")
 
 
 def _ask_llm(question: str, qa: QA, json_out: bool) -> None:
@@ -216,7 +227,7 @@ def _ask_llm(question: str, qa: QA, json_out: bool) -> None:
     if result.answer.short:
         typer.echo(f"\nShort answer: {result.answer.short}")
     for c in result.answer.citations:
-        typer.echo(f"[{c.n}] {c.title} ({c.date or 'undated'}), {c.article} {c.start}-{c.end}")
+        typer.echo(f"[{c.n}] {c.title} ({shown_date(c.date, c.date_inferred)}), {c.article} {c.start}-{c.end}")
 
 
 @app.command("eval")

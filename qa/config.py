@@ -7,6 +7,7 @@ the values it needs from one) and never looks at the environment itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -69,6 +70,9 @@ class Settings:
     k: int = DEFAULT_K
     read_passages: int = DEFAULT_READ_PASSAGES
     reader: bool = True
+    # The day questions are asked (YYYY-MM-DD): "this week", "recently", "on Monday" are read against it. Empty:
+    # the day each question is asked.
+    as_of: str = ""
     # ONNX exports of the embedder and the reader, and the test GGUF model.
     cache_dir: Path = field(default_factory=default_cache_dir)
     # LLM answers (opt-in, qa/llm): an OpenAI-compatible endpoint (base URL, model, optional API key), or a local
@@ -104,6 +108,13 @@ class Settings:
                 )
         if not self.model.strip():
             raise SettingsError("model must not be empty: set QA_MODEL or leave it unset for the default")
+        if self.as_of:
+            try:
+                dt.date.fromisoformat(self.as_of)
+            except ValueError:
+                raise SettingsError(
+                    f"as_of must be a date as YYYY-MM-DD, got {self.as_of!r}: set QA_AS_OF or pass --as-of 2024-05-31"
+                ) from None
         check_choice("backend", self.backend, BACKENDS)
         check_choice("dense", self.dense, DENSE_KINDS)
         check_choice("answerer", self.answerer, ANSWERERS)
@@ -133,6 +144,10 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def asked_on(self) -> dt.date:
+        """The day a question is asked now: `as_of`, else today."""
+        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

@@ -22,6 +22,7 @@ class Article:
     # (start, end) spans of web-page leftovers (subscription lines, RELATED links...):
     # kept in `text` so offsets stay true, but never chunked, retrieved or quoted.
     skip: tuple[tuple[int, int], ...] = ()
+    date_inferred: bool = False  # the date was read from the text (qa.ingest.dates), not given with the article
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,10 @@ class Passage:
     rank: int
     title: str = ""
     date: str | None = None
+    date_inferred: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "rank": self.rank,
             "article": self.chunk.article,
             "title": self.title,
@@ -55,6 +57,7 @@ class Passage:
             "text": self.chunk.text,
             "score": self.score,
         }
+        return {**out, "date_inferred": True} if self.date_inferred else out
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class Period:
     start: dt.date
     end: dt.date
     phrase: str
+    relative: bool = False  # said relative to the day the question is asked ("this week"), not as a date
 
     def __contains__(self, day: dt.date) -> bool:
         return self.start <= day <= self.end
@@ -91,9 +95,10 @@ class Citation:
     start: int
     end: int
     quote: str  # exactly article.text[start:end]
+    date_inferred: bool = False  # the article's date was read from its text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "n": self.n,
             "article": self.article,
             "title": self.title,
@@ -102,6 +107,7 @@ class Citation:
             "end": self.end,
             "quote": self.quote,
         }
+        return {**out, "date_inferred": True} if self.date_inferred else out
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +136,10 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,
         }
+
+
+def shown_date(date: str | None, inferred: bool = False) -> str:
+    """An article's date as the panels show it: "undated", or marked when it was read from the text."""
+    if not date:
+        return "undated"
+    return f"{date} (from the text)" if inferred else date

@@ -215,3 +215,30 @@ def test_a_model_that_cannot_be_loaded_is_a_one_line_error(settings: Settings, t
     assert result.exit_code == 1
     assert "cannot load embedding model" in one_error_line(result)
     assert not (settings.index / "manifest.json").exists()
+
+
+def test_ask_as_of_reads_this_week_against_that_day_and_an_inferred_date_is_marked(
+    settings: Settings, embedder: Embedder
+) -> None:
+    write(
+        settings.articles,
+        "undated.txt",
+        "Bridge Opens\n\nPublished June 20, 2013\n\nThe new bridge over the Erne opened.",
+    )
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    question = "Where did Obama and Putin meet this week?"
+    out = json.loads(qa("search", question, "--as-of", "2012-06-20", "--index", str(settings.index), "--json").stdout)
+    assert out[0]["article"] == "000_35a32bfe2c615227.txt"  # the week before 2012-06-20: the G-20 in Mexico
+    env = {"QA_AS_OF": "2012-06-20"}
+    assert json.loads(qa("search", question, "--index", str(settings.index), "--json", env=env).stdout) == out
+    bridge = json.loads(qa("search", "When did the bridge over the Erne open?", "--index", str(settings.index),
+                           "--json").stdout)[0]  # fmt: skip
+    assert (bridge["article"], bridge["date"], bridge["date_inferred"]) == ("undated.txt", "2013-06-20", True)
+    text = qa("search", "When did the bridge over the Erne open?", "-k", "1", "--index", str(settings.index)).stdout
+    assert "(2013-06-20 (from the text))" in text
+
+
+def test_a_bad_as_of_is_a_one_line_error_naming_the_format(settings: Settings) -> None:
+    result = qa("ask", "Where did they meet?", "--as-of", "last Tuesday", "--index", str(settings.index))
+    assert result.exit_code == 1
+    assert "as_of must be a date as YYYY-MM-DD" in one_error_line(result)

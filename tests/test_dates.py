@@ -1,16 +1,18 @@
-"""Periods named in a question (qa.search.dates): years, month and year, relative periods read against a reference
-date (the newest article: an archive's "last year" is its own), and questions asking for the latest news."""
+"""Periods named in a question (qa.search.dates): years, month and year, relative periods read against the day the
+question is asked ("this week" is the week before it, never the newest article's), questions asking for the latest
+news, and how an article's date fits a question (dates as evidence)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
-from qa.search.dates import find_period, parse_date, wants_latest
+from qa.search.dates import DATE_FEATURES, date_evidence, find_period, parse_date, wants_latest, window
 from qa.types import Period
 
-REFERENCE = dt.date(2013, 6, 17)  # a Monday: the newest seed article's date
+REFERENCE = dt.date(2013, 6, 17)  # the day asked in these tests: a Monday, the 2013 seed article's date
 D = dt.date
 
 
@@ -65,26 +67,33 @@ def test_numbers_that_are_not_one_year_name_no_period(question: str) -> None:
     ("question", "reference", "start", "end"),
     [
         ("What did they say last year?", REFERENCE, D(2012, 1, 1), D(2012, 12, 31)),
-        ("What has happened this year?", REFERENCE, D(2013, 1, 1), D(2013, 12, 31)),
+        ("What has happened this year?", REFERENCE, D(2013, 1, 1), D(2013, 6, 17)),  # so far
         ("What happened in the previous year?", REFERENCE, D(2012, 1, 1), D(2012, 12, 31)),
         ("What happened last month?", REFERENCE, D(2013, 5, 1), D(2013, 5, 31)),
         ("What happened last month?", D(2013, 1, 9), D(2012, 12, 1), D(2012, 12, 31)),  # across the new year
-        ("What happened this month?", REFERENCE, D(2013, 6, 1), D(2013, 6, 30)),
-        ("What happened this week?", REFERENCE, D(2013, 6, 17), D(2013, 6, 23)),  # Monday to Sunday
-        ("What happened in the past week?", REFERENCE, D(2013, 6, 10), D(2013, 6, 16)),
-        ("What happened last week?", D(2013, 1, 9), D(2012, 12, 31), D(2013, 1, 6)),
+        ("What happened this month?", REFERENCE, D(2013, 6, 1), D(2013, 6, 17)),
+        ("What happened this week?", REFERENCE, D(2013, 6, 10), D(2013, 6, 17)),  # the seven days before
+        ("What happened in the past week?", REFERENCE, D(2013, 6, 10), D(2013, 6, 17)),
+        ("What happened last week?", D(2013, 1, 9), D(2012, 12, 26), D(2013, 1, 9)),  # either week before
+        ("Where did they meet on Monday?", D(2013, 6, 19), D(2013, 6, 16), D(2013, 6, 19)),  # that Monday, or after
+        ("What did Putin say yesterday?", D(2013, 6, 18), D(2013, 6, 16), D(2013, 6, 18)),
+        ("What did Putin say recently?", REFERENCE, D(2013, 6, 7), D(2013, 6, 17)),
+        ("What happened in recent days?", REFERENCE, D(2013, 6, 7), D(2013, 6, 17)),
+        ("What happened two weeks ago?", REFERENCE, D(2013, 5, 31), D(2013, 6, 6)),
+        ("What was agreed earlier this year?", REFERENCE, D(2013, 1, 1), D(2013, 6, 17)),
         ("What did they agree last June?", REFERENCE, D(2012, 6, 1), D(2012, 6, 30)),  # June: not yet past
         ("What did they agree last May?", REFERENCE, D(2013, 5, 1), D(2013, 5, 31)),  # May: this year's
         ("What did they agree last January?", D(2013, 1, 9), D(2012, 1, 1), D(2012, 1, 31)),
     ],
 )
-def test_relative_periods_are_read_against_the_reference_date(
+def test_relative_periods_are_read_against_the_day_asked(
     question: str, reference: dt.date, start: dt.date, end: dt.date
 ) -> None:
     period = find_period(question, reference)
     assert period is not None and (period.start, period.end) == (start, end)
     assert period.phrase.lower() in question.lower()  # the words that said so, for the notice
-    assert find_period(question, None) is None  # without a reference, a relative phrase names nothing
+    assert period.relative
+    assert find_period(question, None) is None  # without a day asked, a relative phrase names nothing
 
 
 def test_a_period_holds_the_days_from_its_start_to_its_end() -> None:
@@ -99,7 +108,6 @@ def test_a_period_holds_the_days_from_its_start_to_its_end() -> None:
     [
         "What is the latest on the Obama Putin talks?",
         "What is the most recent news about Syria?",
-        "What did Putin say recently?",
         "What are the newest sanctions?",
         "Who leads Russia now?",
         "What is happening these days?",
@@ -121,3 +129,34 @@ def test_article_dates_are_read_from_iso_dates_and_date_times() -> None:
     assert parse_date("2013-06-17T10:30:00+00:00") == D(2013, 6, 17)
     assert parse_date("17 June 2013") is None
     assert parse_date("") is None and parse_date(None) is None
+
+
+def test_a_date_names_its_period_and_a_relative_phrase_says_so() -> None:
+    dated = find_period("What did Putin say in 2012?", REFERENCE)
+    assert dated is not None and not dated.relative
+    relative = find_period("What did Putin say this week?", REFERENCE)
+    assert relative is not None and relative.relative
+
+
+def test_an_articles_date_is_evidence_that_falls_off_outside_the_period() -> None:
+    period = find_period("What did Putin say this week?", REFERENCE)
+    days = np.array([D(2013, 6, 14), D(2013, 5, 1), D(2012, 6, 18), D(2013, 6, 25)], dtype=object)
+    ordinals = np.array([d.toordinal() for d in days] + [np.nan])  # and one undated article
+    ev = date_evidence(ordinals, period, REFERENCE)
+    col = {name: ev[:, i] for i, name in enumerate(DATE_FEATURES)}
+    assert col["period"][0] == 1.0 and 0 < col["period"][1] < col["period"][0] and col["period"][2] < 1e-6
+    assert not col["dated"].any()  # a relative period weighs as itself, apart from a named date
+    assert col["recency"][0] > col["recency"][1] > col["recency"][2] >= 0
+    assert col["week"].tolist() == [1, 0, 0, 0, 0] and col["future"].tolist() == [0, 0, 0, 1, 0]
+    assert not ev[4].any()  # undated: no evidence either way
+    named = date_evidence(ordinals, find_period("in 2012", REFERENCE), REFERENCE)
+    assert named[2, DATE_FEATURES.index("dated")] == 1.0 and not named[:, DATE_FEATURES.index("period")].any()
+    assert not date_evidence(ordinals, None, None).any()  # no period, no day asked: nothing to weigh
+
+
+def test_a_period_window_reaches_back_a_week_or_half_its_length_and_two_days_past_its_end() -> None:
+    week = find_period("What happened this week?", REFERENCE)
+    month = find_period("in June 2012", None)
+    assert week is not None and month is not None
+    assert [D.fromordinal(d) for d in window(week)] == [D(2013, 6, 3), D(2013, 6, 19)]
+    assert [D.fromordinal(d) for d in window(month)] == [D(2012, 5, 18), D(2012, 7, 2)]

@@ -329,3 +329,50 @@ def test_a_set_without_unanswerable_questions_reports_refusal_as_null_and_says_s
     extra = details(rows, 2.0)
     assert any("no unanswerable questions" in n for n in extra["notes"])
     assert extra["answerable_refused"] == 0.5 and extra["questions_per_second"] == 1.0
+
+
+# ---- questions asked on a day ---------------------------------------------------------------------------
+
+
+def test_questions_asked_on_a_day_are_read_against_it_and_reported_by_relative_time(
+    seed_eval: dict[str, Any], tmp_path: Path
+) -> None:
+    rows = [
+        {**json.loads(question("asked-2012", ["Mexico"], [G20_2012], "Where did Obama and Putin meet this week?")),
+         "asked_at": "2012-06-20"},
+        {**json.loads(question("asked-2013", ["two hours"], [G8_2013], "How long did the meeting last this week?")),
+         "asked_at": "2013-06-20"},
+        {**json.loads(question("no-phrase", ["Mike McFaul"], [G20_2012], "Who is the U.S. Ambassador to Russia?")),
+         "asked_at": "2012-06-20"},
+        json.loads(question("undated", ["Mike McFaul"], [G20_2012], "Who is the U.S. Ambassador to Russia?")),
+    ]  # fmt: skip
+    path = write(tmp_path, "dated.jsonl", "\n".join(json.dumps(r) for r in rows))
+    args = ["eval", "--index", str(seed_eval["index"]), "--questions", str(path), "--out", str(tmp_path / "out")]
+    assert runner.invoke(app, args).exit_code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    got = {r["id"]: r for r in report["questions"]}
+    assert got["asked-2012"]["asked_at"] == "2012-06-20" and "asked_at" not in got["undated"]
+    assert got["asked-2012"]["citations"][0]["article"] == G20_2012  # "this week" of 2012-06-20: Mexico
+    assert got["asked-2012"]["recent_source"] is True and got["no-phrase"]["recent_source"] is True
+    by_time = report["by_time"]
+    assert by_time["relative time"]["n"] == 2 and by_time["no relative time"]["n"] == 1  # the undated one apart
+    assert by_time["recent source"]["n"] == 3  # each was asked within a fortnight of its source's date
+    assert "Questions asked on a day" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_bad_asked_at_is_one_error_line_naming_the_format(tmp_path: Path) -> None:
+    row = {**json.loads(question("q1", [], [])), "asked_at": "last week"}
+    path = write(tmp_path, "q.jsonl", json.dumps(row))
+    with pytest.raises(QuestionsError, match=r"q.jsonl:1: asked_at 'last week' is not a date: write it as YYYY-MM-DD"):
+        load_questions(path)
+
+
+def test_a_source_article_saved_twice_counts_under_the_id_it_is_indexed_as(
+    seeds_dir: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    shutil.copy(seeds_dir / G20_2012, seeds_dir / "copy.txt")  # the same text: indexed once, as the first id
+    path = write(tmp_path, "q.jsonl", question("copy", ["Mike McFaul"], ["copy.txt"], "Who is the U.S. Ambassador?"))
+    args = ["eval", "--articles", str(seeds_dir), "--questions", str(path), "--index", str(tmp_path / "index")]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "out")]).exit_code == 0
+    row = json.loads((tmp_path / "out" / "report.json").read_text())["questions"][0]
+    assert row["first_hit"] is not None and row["citation_correct"] is True

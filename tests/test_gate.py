@@ -22,11 +22,13 @@ def signals(qa: QA, question: str) -> tuple[SearchResult, dict[str, float]]:
 def test_the_gate_is_a_logistic_model_over_its_signals_loaded_from_data(seed_qa: QA) -> None:
     gate = shipped_gate()
     assert gate is seed_qa.answerer.gate and gate is shipped_gate()  # qa/data/gate.json, read once
-    assert [f.name for f in fields(Gate)] == [*GATE_SIGNALS, "bias", "least_support"]
+    names = [f.name for f in fields(Gate)]
+    assert set(names) == {*GATE_SIGNALS, "bias", "least_support"} and len(names) == len(GATE_SIGNALS) + 2
     _, sig = signals(seed_qa, "Who is the U.S. Ambassador to Russia?")
     assert gate.value(sig) == pytest.approx(sum(getattr(gate, n) * sig[n] for n in GATE_SIGNALS) + gate.bias)
     unit = Gate(support=1.0, cosine=2.0, passage=3.0, reader=4.0, bias=-5.0, least_support=0.5)
-    assert unit.value({"support": 1.0, "cosine": 1.0, "passage": 1.0, "reader": 1.0, "other": 9.0}) == 5.0
+    ones = dict.fromkeys(GATE_SIGNALS, 1.0)
+    assert unit.value({**ones, "other": 9.0}) == 5.0  # the signals it does not weigh count for nothing
 
 
 @pytest.mark.parametrize(

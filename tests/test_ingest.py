@@ -146,3 +146,37 @@ def test_seeds_carry_their_dates_and_sources() -> None:
         ("2012-06-18", "Bloomberg News"),
         ("2013-06-17", "U.S. News & World Report"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("Council Votes\n\nPublished 3:04 PM EDT, Mon June 17, 2013\n\nThe council voted.", "2013-06-17"),
+        ("Council Votes\n\n17 Jun 2013\n\nThe council voted.", "2013-06-17"),
+        ("Council Votes\n\nUpdated: 2013-06-17\n\nThe council voted.", "2013-06-17"),
+        ("Council Votes\n\nThe mayor spoke in Enniskillen on June 17, 2013, after the vote.", "2013-06-17"),
+    ],
+)
+def test_an_article_without_a_date_takes_one_its_top_lines_state_marked_inferred(
+    tmp_path: Path, text: str, date: str
+) -> None:
+    a = read_one(write(tmp_path, "a.txt", text), tmp_path)
+    assert (a.date, a.date_inferred) == (date, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nikola Tesla\n\nNikola Tesla (10 July 1856 - 7 January 1943) was an inventor.",  # a life, not a dateline
+        "Council Votes\n\nThe council voted on Monday to build a bridge, the mayor said.",
+        "Council Votes\n\n" + "The council voted. " * 30 + "It was built on June 17, 2013.",  # too far down
+    ],
+)
+def test_dates_that_are_not_the_articles_are_not_inferred(tmp_path: Path, text: str) -> None:
+    a = read_one(write(tmp_path, "a.txt", text), tmp_path)
+    assert (a.date, a.date_inferred) == (None, False)
+
+
+def test_a_given_date_is_never_replaced_by_one_in_the_text(tmp_path: Path) -> None:
+    a = read_one(write(tmp_path, "a.txt", "---\ndate: 2021-03-04\n---\nVotes\n\nPublished June 17, 2013\n"), tmp_path)
+    assert (a.date, a.date_inferred) == ("2021-03-04", False)

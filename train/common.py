@@ -46,11 +46,15 @@ def open_qa(articles: Path, index: Path, **settings: Any) -> QA:
 
 
 def commit() -> str:
-    """The commit whose code runs the fit (with "+dirty" when the working tree has changes)."""
+    """The commit whose code runs the fit (with "+dirty" when its code has changes: qa/ and train/, the weight sets
+    in qa/data, which fits write, left aside)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "qa", "train"], cwd=ROOT, capture_output=True, text=True
+            ["git", "status", "--porcelain", "qa", "train", ":(exclude)qa/data"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -120,3 +124,70 @@ def fold_span_weights() -> dict[str, np.ndarray]:
     if not out:
         raise SystemExit("error: no fold span models: run `python -m train.span --save` first")
     return out
+
+
+# ---- both question sets, with their folds ------------------------------------------------------------------------
+
+SETS = ("squad-dev16", "realtimeqa-dev")
+WORK = RESULTS / "work"  # the sets' indexes, kept between runs (a news index takes half an hour to build)
+
+
+def set_questions(name: str) -> list[dict[str, Any]]:
+    """The answerable questions of a set, each with its `fold` (0 or 1): squad-dev16 by article (every other
+    article in name order), realtimeqa-dev by week (every other week of the questions' weeks in date order)."""
+    qs = [q for q in questions(data_dir(name)) if q["answers"]]
+    if name == "squad-dev16":
+        keys = sorted({q["source_articles"][0] for q in qs})
+        fold_of = {k: i % 2 for i, k in enumerate(keys)}
+        return [{**q, "fold": fold_of[q["source_articles"][0]]} for q in qs]
+    weeks = sorted({week(q) for q in qs})
+    fold_of = {w: i % 2 for i, w in enumerate(weeks)}
+    return [{**q, "fold": fold_of[week(q)]} for q in qs]
+
+
+def week(q: dict[str, Any]) -> str:
+    """A realtimeqa-dev question's quiz week (its id is rtqa-<YYYYMMDD of the week's file>_<n>)."""
+    return str(q["id"]).removeprefix("rtqa-").split("_")[0]
+
+
+def asked_on(q: dict[str, Any]) -> dt.date | None:
+    return dt.date.fromisoformat(q["asked_at"]) if q.get("asked_at") else None
+
+
+def open_set(name: str, **settings: Any) -> QA:
+    """The set's articles built (incrementally) into WORK/<name> and opened."""
+    return open_qa(data_dir(name) / "articles", WORK / name, **settings)
+
+
+def fit_listwise(
+    groups: list[tuple[np.ndarray, np.ndarray, float]],
+    l2: float = 1e-4,
+    steps: int = 500,
+    fixed: dict[int, float] | None = None,
+) -> np.ndarray:
+    """Weights of a listwise softmax: each group (a question's candidates' features, which are right, its weight)
+    puts its probability on its right candidates (Adam, full batch). Groups with no right candidate are left out.
+    `fixed`: columns whose weight is held at a multiple of column 0's (a weight the data cannot tell, set by
+    design), the others fitted around it."""
+    usable = [(f, g / g.sum(), w) for f, g, w in groups if g.any()]
+    X = np.vstack([f for f, _, _ in usable]).astype(np.float64)
+    y = np.concatenate([t for _, t, _ in usable])
+    gid = np.concatenate([[i] * len(f) for i, (f, _, _) in enumerate(usable)])
+    weight = np.array([w for _, _, w in usable])
+    weight = weight / weight.sum()
+    n = len(usable)
+    w = np.zeros(X.shape[1])
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for step in range(1, steps + 1):
+        s = X @ w
+        mx = np.full(n, -np.inf)
+        np.maximum.at(mx, gid, s)
+        e = np.exp(s - mx[gid])
+        p = e / np.bincount(gid, weights=e, minlength=n)[gid]
+        g = X.T @ ((p - y) * weight[gid]) + l2 * w
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w -= 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+        for j, value in (fixed or {}).items():
+            w[j] = value * w[0]
+    return w

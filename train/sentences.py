@@ -1,15 +1,22 @@
-"""Fit the answer sentence's weights (qa.answer.sentences.SentenceWeights) on squad-dev16, cross-validated by article.
+"""Fit the answer sentence's weights (qa.answer.sentences.SentenceWeights) on squad-dev16 and realtimeqa-dev together.
 
-    python -m train.sentences dump [--reader-cv | --no-reader] [--limit N]   # candidate sentences of every question
-    python -m train.sentences fit [--folds 2] [--only-kind] [--save]          # the weights, held out and fitted on all
+    python -m train.sentences dump [--sets ...] [--reader-cv | --no-reader] [--limit N]
+    python -m train.sentences fit [--only-kind] [--l2 1e-4] [--save]
 
-`dump` asks every squad-dev16 question as `qa ask` does and keeps, for each, its candidate sentences with their
-features (qa.answer.sentences.features), the answerer's current score and whether each holds a gold answer
-(bench/results/sentences.pkl; with the reader's feature: sentences_reader.pkl). --reader-cv: each question is read
-by the fold reader that held its article out (`python -m train.reader train --fold 0|1`), so the reader feature is
-what an unseen article gets. `fit` learns the weights (a listwise softmax over each question's candidates, the gold
-ones the target), reports sentence accuracy held out (folds by article) and fitted on all; --save writes them,
-stamped, to qa/data/sentence_weights.json (or, from the no-reader dump with --only-kind, sentence_weights_plain.json).
+`dump` asks every answerable question of each set as `qa ask` does (a news question on the day it was asked) and
+keeps its candidate sentences with their features (qa.answer.sentences.features), the answerer's current score and
+whether each is gold (from a source article and holding a gold answer): bench/results/sentences_<set>[_plain].pkl.
+--reader-cv (squad-dev16 only): each question is read by the fold reader that held its article out (`python -m
+train.reader train --fold 0|1`), so the reader feature is what an unseen article gets; without it squad-dev16's
+reader feature is the shipped reader's, which was trained on those questions (news questions are unseen either way).
+`fit` learns the weights (a listwise softmax over each question's candidates, the gold ones the target, each set
+weighing the same), and reports sentence accuracy held out (fitted on the other half of both sets: squad-dev16 by
+article, realtimeqa-dev by quiz week) and fitted on all; --save writes them, stamped, to
+qa/data/sentence_weights.json (or, from the --no-reader dumps with --only-kind, sentence_weights_plain.json).
+
+--fix states_date=2 --fix other_date=-2 holds the weights of a sentence stating the year asked about and of one
+stating another year instead: the sets cannot tell them (held out, both sets' sentence accuracy is the same within
+0.1 point from -3 to +3), and "Where did they meet in 2012?" should not cite "… in Enniskillen on June 17, 2013".
 """
 
 from __future__ import annotations
@@ -17,62 +24,72 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import random
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.answer.gate import support
-from qa.answer.sentences import SentenceWeights, asked_kind_held, shipped_weights
+from qa.answer.sentences import FEATURES, SentenceWeights, asked_kind_held, shipped_weights
 from qa.eval.metrics import contains_answer
-from train.common import RESULTS, data_dir, fold_readers, open_qa, questions, stamp, write_json_model
+from train.common import (
+    RESULTS,
+    SETS,
+    asked_on,
+    data_dir,
+    fit_listwise,
+    fold_readers,
+    open_set,
+    set_questions,
+    stamp,
+    write_json_model,
+)
+
+Group = tuple[np.ndarray, np.ndarray, float, int]  # features, gold, weight, fold
 
 
-def dump(args: argparse.Namespace) -> None:
-    squad = data_dir("squad-dev16")
-    qs = questions(squad)
-    if args.limit:
-        qs = random.Random(7).sample(qs, args.limit)
+def dump_path(name: str, reader: bool) -> Any:
+    return RESULTS / f"sentences_{name}{'' if reader else '_plain'}.pkl"
+
+
+def dump(name: str, args: argparse.Namespace) -> None:
+    qa = open_set(name, reader=not args.no_reader)
+    answerer = qa.answerer
+    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    readers = fold_readers(data_dir(name)) if args.reader_cv and name == "squad-dev16" else {}
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        qa = open_qa(squad / "articles", Path(tmp) / "index", reader=not args.no_reader)
-        answerer = qa.answerer
-        readers = fold_readers(squad) if args.reader_cv else {}
-        for n, q in enumerate(qs):
-            found = answerer.retriever.search(q["question"])
-            if args.reader_cv:
-                answerer.reader = readers[q["source_articles"][0]]
-            cands, feats = answerer.sentence_features(found, answerer.read(found))
-            rows.append(
-                {
-                    "id": q["id"],
-                    "question": q["question"],
-                    "answers": q["answers"],
-                    "source": q["source_articles"][0],
-                    "support": support(qa.index, found),
-                    "sentences": [(s.article, s.start, s.end, s.text, s.passage_rank, s.span) for s in cands],
-                    "feats": feats,
-                    "scores": feats @ answerer.weights.vector(),
-                    "gold": np.array(
-                        [s.article in q["source_articles"] and contains_answer(s.text, q["answers"]) for s in cands]
-                    ),
-                }
-            )
-            if n % 500 == 0:
-                print(n, flush=True)
-    out = RESULTS / ("sentences.pkl" if args.no_reader else "sentences_reader.pkl")
+    for n, q in enumerate(set_questions(name)[: args.limit]):
+        found = answerer.retriever.search(q["question"], as_of=asked_on(q))
+        if readers:
+            answerer.reader = readers[q["source_articles"][0]]
+        cands, feats = answerer.sentence_features(found, answerer.read(found))
+        sources = {canonical.get(a, a) for a in q["source_articles"]}
+        rows.append(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "answers": q["answers"],
+                "source": q["source_articles"][0],
+                "fold": q["fold"],
+                "support": support(qa.index, found),
+                "sentences": [(s.article, s.start, s.end, s.text, s.passage_rank, s.span) for s in cands],
+                "feats": feats,
+                "scores": feats @ answerer.weights.vector(),
+                "gold": np.array([s.article in sources and contains_answer(s.text, q["answers"]) for s in cands]),
+            }
+        )
+        if n % 500 == 0:
+            print(f"{name}: {n} questions", flush=True)
+    out = dump_path(name, not args.no_reader)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(pickle.dumps(rows))
-    print(f"wrote {out}")
+    print(f"wrote {out} ({len(rows)} questions)", flush=True)
 
 
-def sentence_groups(rows: list[dict[str, Any]], only_kind: bool = False) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """Per question: the candidate sentences' features, which hold a gold answer, and its article. Every
-    sentence competes, as in Answerer.score_sentences with the reader (letting only those that hold the amount,
-    duration or date asked for compete lost 1.5 points of held-out sentence accuracy: holds_kind misses some);
-    `only_kind`: only those compete, as without the reader (PLAIN_WEIGHTS)."""
+def sentence_groups(rows: list[dict[str, Any]], only_kind: bool = False) -> list[Group]:
+    """Per question: the candidate sentences' features, which are gold, a weight (1 / questions of its set) and
+    its fold. Every sentence competes, as in Answerer.score_sentences with the reader (letting only those that hold
+    the amount, duration or date asked for compete lost 1.5 points of held-out sentence accuracy on squad-dev16:
+    holds_kind misses some); `only_kind`: only those compete, as without the reader."""
     out = []
     for r in rows:
         feats, gold = r["feats"], r["gold"].astype(bool)
@@ -81,99 +98,93 @@ def sentence_groups(rows: list[dict[str, Any]], only_kind: bool = False) -> list
         holding = asked_kind_held(r["question"], feats) if only_kind else None
         if holding is not None:
             feats, gold = feats[holding], gold[holding]
-        out.append((feats, gold, r["source"]))
+        out.append((feats, gold, 1.0 / len(rows), int(r["fold"])))
     return out
 
 
-def fit_sentences(groups: list[tuple[np.ndarray, np.ndarray, str]], l2: float, steps: int = 500) -> np.ndarray:
-    """Listwise softmax over each question's sentences, the gold ones the target (Adam, full batch)."""
-    usable = [(f, g / g.sum()) for f, g, _ in groups if g.any()]
-    X = np.vstack([f for f, _ in usable]).astype(np.float64)
-    y = np.concatenate([t for _, t in usable])
-    gid = np.concatenate([[i] * len(f) for i, (f, _) in enumerate(usable)])
-    n = len(usable)
-    w = np.zeros(X.shape[1])
-    m, v = np.zeros_like(w), np.zeros_like(w)
-    for step in range(1, steps + 1):
-        s = X @ w
-        mx = np.full(n, -np.inf)
-        np.maximum.at(mx, gid, s)
-        e = np.exp(s - mx[gid])
-        p = e / np.bincount(gid, weights=e, minlength=n)[gid]
-        g = X.T @ (p - y) / n + l2 * w
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        w -= 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-    return w
+def fit_groups(
+    groups: list[Group], l2: float, fold: int | None = None, fixed: dict[int, float] | None = None
+) -> np.ndarray:
+    """The weights fitted on the groups outside `fold`, coverage weighing 1 (the scale of the weights before);
+    `fixed`: weights held (train.common.fit_listwise)."""
+    w = fit_listwise([(f, g.astype(float), weight) for f, g, weight, k in groups if k != fold], l2, fixed=fixed)
+    return w / (w[0] or 1.0)
 
 
-def sentence_accuracy(groups: list[tuple[np.ndarray, np.ndarray, str]], w: np.ndarray) -> float:
-    return float(np.mean([bool(g[int(np.argmax(f @ w))]) for f, g, _ in groups]))
+def accuracy(groups: list[Group], w: np.ndarray) -> float:
+    """The share of questions (with any candidate) whose best-scoring sentence is gold."""
+    return float(np.mean([bool(g[int(np.argmax(f @ w))]) for f, g, _, _ in groups])) if groups else float("nan")
 
 
-def fold_fits(
-    groups: list[tuple[np.ndarray, np.ndarray, str]], folds: int, l2: float = 1e-4
-) -> list[tuple[set[str], np.ndarray]]:
-    """Each fold's held-out articles (every `folds`-th in name order) and the weights fitted on the others."""
-    articles = sorted({a for _, _, a in groups})
-    parts = [set(articles[i::folds]) for i in range(folds)]
-    return [(test, fit_sentences([g for g in groups if g[2] not in test], l2)) for test in parts]
+def fold_fits(groups: list[Group], l2: float = 1e-4, fixed: dict[int, float] | None = None) -> dict[int, np.ndarray]:
+    """Each fold's weights fitted on the other fold (the same halves as the fold readers')."""
+    return {fold: fit_groups(groups, l2, fold, fixed) for fold in (0, 1)}
 
 
-def train_sentences(rows: list[dict[str, Any]], folds: int, l2: float, only_kind: bool = False) -> dict[str, Any]:
-    groups = sentence_groups(rows, only_kind)
-    held = []
-    for test, w in fold_fits(groups, folds, l2):
-        chosen = [g for g in groups if g[2] in test]
-        held.append((sentence_accuracy(chosen, w), len(chosen)))
-    w = fit_sentences(groups, l2)
-    w = w / w[0]  # coverage weighs 1: the same scale as the hand-set weights
+def fit(args: argparse.Namespace) -> dict[str, Any]:
+    reader = not args.only_kind
+    data = {name: sentence_groups(pickle.loads(dump_path(name, reader).read_bytes()), args.only_kind) for name in SETS}
+    every = [g for groups in data.values() for g in groups]
+    fixed = {FEATURES.index(name): float(value) for name, _, value in (f.partition("=") for f in args.fix)}
+    folds = fold_fits(every, args.l2, fixed)
+    suffix = "" if reader else "_plain"
+    for fold, fw in folds.items():  # for `bench.answers --cv`
+        weights = dict(zip(FEATURES, fw.tolist(), strict=True))
+        (RESULTS / f"sentences{suffix}_fold{fold}.json").write_text(json.dumps(weights))
+    w = fit_groups(every, args.l2, None, fixed)
+    shipped = shipped_weights(reader).vector()
     out = {
-        "n": len(groups),
-        "current": sentence_accuracy(groups, shipped_weights(not only_kind).vector()),
-        "cross_validated": sum(a * n for a, n in held) / sum(n for _, n in held),
-        "fit_on_all": sentence_accuracy(groups, w),
-        "weights": [round(float(x), 3) for x in w],
+        "features": FEATURES,
+        "weights": [round(float(x), 4) for x in w],
+        "held_out (fitted on the other half of both sets)": {
+            name: round(
+                sum(
+                    accuracy([g for g in groups if g[3] == k], folds[k]) * sum(g[3] == k for g in groups)
+                    for k in (0, 1)
+                )
+                / len(groups),
+                4,
+            )
+            for name, groups in data.items()
+        },
+        "fitted on all": {name: round(accuracy(groups, w), 4) for name, groups in data.items()},
+        "shipped weights": {name: round(accuracy(groups, shipped), 4) for name, groups in data.items()},
     }
-    print(json.dumps(out), flush=True)
+    print(json.dumps(out, indent=1), flush=True)
+    if args.save:
+        model = "sentence_weights" if reader else "sentence_weights_plain"
+        held = {f"{k} sentence accuracy": v for k, v in out["held_out (fitted on the other half of both sets)"].items()}
+        made = stamp("train/sentences.py", {s: data_dir(s) for s in SETS}, held)
+        write_json_model(model, dict(zip(FEATURES, out["weights"], strict=True)), made)
     return out
 
 
-def fold_sentence_weights() -> dict[str, SentenceWeights]:
-    """Article -> sentence weights fitted on the other half of the articles (the reader-cv dump; the same halves
-    as the fold readers')."""
-    groups = sentence_groups(pickle.loads((RESULTS / "sentences_reader.pkl").read_bytes()))
-    return {a: SentenceWeights(*(w / w[0])) for held, w in fold_fits(groups, 2) for a in held}
+def fold_sentence_weights(name: str = "squad-dev16") -> dict[str, SentenceWeights]:
+    """Article -> sentence weights fitted on the other half (the reader dumps; for `bench.answers --reader-cv`)."""
+    rows = {n: pickle.loads(dump_path(n, True).read_bytes()) for n in SETS}
+    folds = fold_fits([g for r in rows.values() for g in sentence_groups(r)])
+    return {r["source"]: SentenceWeights(*folds[int(r["fold"])]) for r in rows[name]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="the candidate sentences of every question")
+    d.add_argument("--sets", default=",".join(SETS))
     d.add_argument("--limit", type=int)
     d.add_argument("--reader-cv", action="store_true", help="read by the fold reader that held each article out")
     d.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
-    f = sub.add_parser("fit", help="fit the weights on a dump")
-    f.add_argument("--data", type=Path, default=RESULTS / "sentences_reader.pkl")
-    f.add_argument("--folds", type=int, default=2)
+    f = sub.add_parser("fit", help="fit the weights on the dumps")
     f.add_argument("--l2", type=float, default=1e-4)
-    f.add_argument("--only-kind", action="store_true", help="only sentences holding the kind asked for compete")
+    f.add_argument("--only-kind", action="store_true", help="the --no-reader dumps; only sentences of the kind compete")
     f.add_argument("--save", action="store_true", help="write the weights to qa/data, stamped")
+    f.add_argument("--fix", action="append", default=[], help="name=value: hold a weight the data cannot tell")
     args = ap.parse_args()
     if args.command == "dump":
-        dump(args)
-        return
-    out = train_sentences(pickle.loads(args.data.read_bytes()), args.folds, args.l2, args.only_kind)
-    if args.save:
-        name = "sentence_weights_plain" if args.only_kind else "sentence_weights"
-        names = ("coverage", "pairs", "cosine", "rank", "kind", "window", "title", "passage", "length", "reader")
-        held = {f"squad-dev16 sentence_accuracy ({args.folds}-fold by article)": round(out["cross_validated"], 4)}
-        held["in_sample"] = round(out["fit_on_all"], 4)
-        write_json_model(
-            name,
-            dict(zip(names, out["weights"], strict=True)),
-            stamp("train/sentences.py", {"squad-dev16": data_dir("squad-dev16")}, held),
-        )
+        for name in args.sets.split(","):
+            dump(name, args)
+    else:
+        fit(args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Learn the short-answer span model (qa/answer/spans.py) on squad-dev16, with cross-validation by article.
 
-    python -m train.sentences dump --no-reader   # first: the answerer's candidate sentences for every question
+    python -m train.sentences dump --no-reader --sets squad-dev16   # first: every question's candidate sentences
     python -m train.span [--folds 4] [--save]
 
 For each question, every sentence among the answerer's candidates that holds a gold answer is a training
@@ -27,7 +27,7 @@ from qa.answer import spans
 from qa.eval.metrics import exact_match, f1
 from train.common import RESULTS, data_dir, stamp, write_npz_model
 
-DATA = RESULTS / "sentences.pkl"
+DATA = RESULTS / "sentences_squad-dev16_plain.pkl"
 CACHE = RESULTS / "span_cands.pkl"
 
 

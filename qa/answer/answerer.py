@@ -13,6 +13,7 @@ questions, both off-topic ones and near misses about the same story (train/gate.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from dataclasses import replace
@@ -75,14 +76,16 @@ class Answerer:
         articles: set[str] | None = None,
         follow_up: str | None = None,
         retrieve_k: int | None = None,
+        as_of: dt.date | None = None,
     ) -> Answer:
-        """Answer `question` from the best `k` passages (default: the settings' k). A conversation passes
-        `follow_up` (the user's own words, when `question` was widened with the previous turn's) with the previous
-        turn's period and cited articles. `retrieve_k` > k retrieves more passages (all returned in `passages`,
-        e.g. for hit@10) while the answer still reads only the best k."""
+        """Answer `question` from the best `k` passages (default: the settings' k), as asked on `as_of` (default:
+        the settings' day, else today). A conversation passes `follow_up` (the user's own words, when `question` was
+        widened with the previous turn's) with the previous turn's period and cited articles. `retrieve_k` > k
+        retrieves more passages (all returned in `passages`, e.g. for hit@10) while the answer still reads only the
+        best k."""
         k = self.settings.k if k is None else k
         t0 = time.perf_counter()
-        found = self.retriever.search(question, max(k, retrieve_k or k), period=period, articles=articles)
+        found = self.retriever.search(question, max(k, retrieve_k or k), period=period, articles=articles, as_of=as_of)
         t1 = time.perf_counter()
         read = replace(found, passages=found.passages[:k]) if len(found.passages) > k else found
         readings = self.read(read, follow_up)
@@ -108,7 +111,7 @@ class Answerer:
         """Every distinct sentence of the retrieved passages, its features and its answer score."""
         cands, feats = self.sentence_features(found, readings)
         scores = feats @ self.weights.vector()
-        holding = asked_kind_held(found.question, feats)
+        holding = asked_kind_held(found.query.asks, feats)
         if self.reader is None and holding is not None:
             # Without the reader only the sentences holding the amount, duration or date asked for compete ("How
             # long did the meeting last?" would cite the meeting's lead sentence). With it, every sentence
@@ -170,7 +173,7 @@ class Answerer:
         )
         if best < 0:
             return refusal
-        short = self._short(follow_up or found.question, cands[best])
+        short = self._short(follow_up or found.query.asks, cands[best])
         if short is not None and echoes(short, found.question):
             short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
         unsupported = (
@@ -185,7 +188,9 @@ class Answerer:
         citations = []
         for n, s in enumerate(chosen, start=1):
             a = self.index.articles[s.article]
-            citations.append(Citation(n, a.id, a.title, a.date, s.start, s.end, a.text[s.start : s.end]))
+            citations.append(
+                Citation(n, a.id, a.title, a.date, s.start, s.end, a.text[s.start : s.end], a.date_inferred)
+            )
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         return replace(
             refusal, text=text, short=short, citations=tuple(citations), refused=False, score=float(scores[best])

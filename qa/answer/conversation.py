@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
@@ -22,16 +23,16 @@ class Conversation:
     answerer: Answerer
     history: list[tuple[str, Answer]] = field(default_factory=list)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, as_of: dt.date | None = None) -> Answer:
         if self.history and is_follow_up(question):
             prev_query, prev = self.history[-1]
             query = f"{question} {prev_query}"
             cited = {c.article for c in prev.citations} or None
-            answer = self.answerer.ask(query, k, period=prev.period, articles=cited, follow_up=question)
+            answer = self.answerer.ask(query, k, period=prev.period, articles=cited, follow_up=question, as_of=as_of)
             answer = _with_question(answer, question)
             self.history.append((query, answer))
         else:
-            answer = self.answerer.ask(question, k)
+            answer = self.answerer.ask(question, k, as_of=as_of)
             self.history.append((answer.question, answer))
         return answer
 

@@ -8,7 +8,7 @@ question names something none of them holds (qa.answer.names).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,10 +19,11 @@ from qa.index.store import Index
 from qa.search.retrieve import SearchResult
 from qa.text import coverage, tokenize
 
-# The refusal gate's signals, in Gate's order (gate_signals computes them, and more that train/gate.py tried and
-# found no help: the best sentence's own coverage, its window's, whether it holds the kind asked for, the
-# reader's best span anywhere).
-GATE_SIGNALS = ("support", "cosine", "passage", "reader")
+# The refusal gate's signals, in Gate's order (gate_signals computes them).
+GATE_SIGNALS = (
+    "support", "cosine", "passage", "reader", "support_asked", "period", "recency", "reader_any", "coverage", "window",
+    "kind",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,13 @@ class Gate:
     # Whatever the rest says, an answer needs the best passages to hold this share of the question's words:
     # questions about the same story that the articles don't answer (seed questions) are close in meaning.
     least_support: float
+    support_asked: float = 0.0  # support of the question part alone (a quiz question after its context)
+    period: float = 0.0  # the best sentence's article fits the period asked about
+    recency: float = 0.0  # it was published shortly before the day asked
+    reader_any: float = 0.0  # the reader's best span in any passage over its "none of these" score
+    coverage: float = 0.0  # the best sentence's own share of the question's words
+    window: float = 0.0  # the same with the sentence before it
+    kind: float = 0.0  # the best sentence holds the kind of thing asked for
 
     def value(self, signals: dict[str, float]) -> float:
         return sum(getattr(self, name) * signals[name] for name in GATE_SIGNALS) + self.bias
@@ -48,10 +56,13 @@ def shipped_gate() -> Gate:
     return learned.weights("gate", Gate)
 
 
-def support(index: Index, found: SearchResult) -> float:
+def support(index: Index, found: SearchResult, asked: bool = False) -> float:
     """The largest share of the question's content words (IDF-weighted, words the articles never use weighing
-    most) that one of the three best passages holds, title included."""
-    idf = index.bm25.idf(content_tokens(found.query), unknown=True)
+    most) that one of the three best passages holds, title included; `asked`: of its question part's words."""
+    query = found.query
+    if asked and query.asks != query.text:
+        query = replace(query, tokens=tokenize([query.asks])[0])
+    idf = index.bm25.idf(content_tokens(query), unknown=True)
     total = sum(idf.values())
     if not total or not found.passages:
         return 0.0
@@ -69,7 +80,7 @@ def gate_signals(
 ) -> dict[str, float]:
     """The refusal gate's signals for the passages found and the best sentence among them (`cands`, `feats`,
     `scores`: the answerer's scored candidate sentences)."""
-    holding = asked_kind_held(found.question, feats)
+    holding = asked_kind_held(found.query.asks, feats)
     if holding is not None:
         # An amount, a duration or a date was asked for: whether the articles say it is judged on the best
         # sentence that holds one (the answer sentence may still be another: holds_kind misses some).
@@ -81,6 +92,9 @@ def gate_signals(
     spans = [s.span[0] for s in cands if s.span is not None]
     return {
         "support": support(index, found),
+        "support_asked": support(index, found, asked=True),
+        "period": float(row[12]),
+        "recency": float(row[13]),
         "cosine": float(row[2]),
         "passage": found.passages[0].score if found.passages else 0.0,
         # the reader's best span in the answer sentence over its "none of these" score, and its best anywhere

@@ -39,7 +39,8 @@ def pair_tokenizer(path: str | None = None) -> Any:
         path = str(Path(model_path(DEFAULT_MODEL)) / "tokenizer.json")
     tok = Tokenizer.from_file(path)
     tok.no_padding()
-    tok.enable_truncation(MAX_LEN, strategy="only_second")
+    # longest_first: the passage is cut (as only_second would) unless the question is the longer, then it is too
+    tok.enable_truncation(MAX_LEN, strategy="longest_first")
     return tok
 
 

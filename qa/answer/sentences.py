@@ -4,8 +4,10 @@ how close its meaning is, how well its passage ranked, and how good the reader's
 
 from __future__ import annotations
 
+import calendar
 import functools
 import itertools
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,10 +15,11 @@ import numpy as np
 from qa import learned
 from qa.answer.kinds import holds_kind, strict_kind
 from qa.answer.reader import Reading
+from qa.search.dates import date_evidence
 from qa.search.query import Query
 from qa.search.sentences import Sentences
 from qa.text import coverage, tokenize
-from qa.types import Passage
+from qa.types import Passage, Period
 
 READER_FLOOR = 20.0  # the reader feature's floor: a span this far below the best is no candidate at all
 _MIN_WORDS = 4  # headings ("Iran Unresolved") are not answers
@@ -48,16 +51,20 @@ class SentenceWeights:
     passage: float  # the passage's retrieval score over the best passage's
     length: float  # words, up to 60, over 60
     reader: float = 0.0  # the reader's best span in the sentence, against its best span anywhere (-20..0)
+    states_date: float = 0.0  # the sentence states the year (or month) the question asks about
+    other_date: float = 0.0  # it states another year than the one asked, and not that one
+    period: float = 0.0  # its article's date fits the period asked about (qa.search.dates.date_evidence)
+    recency: float = 0.0  # its article was published shortly before the day the question is asked
 
     def vector(self) -> np.ndarray:
-        return np.array(
-            [self.coverage, self.pairs, self.cosine, self.rank, self.kind, self.window, self.title, self.passage,
-             self.length, self.reader],
-            dtype=np.float32,
-        )  # fmt: skip
+        return np.array([getattr(self, name) for name in FEATURES], dtype=np.float32)
 
 
-N_FEATURES = 10
+FEATURES = (
+    "coverage", "pairs", "cosine", "rank", "kind", "window", "title", "passage", "length", "reader",
+    "states_date", "other_date", "period", "recency",
+)  # fmt: skip
+N_FEATURES = len(FEATURES)
 
 
 @functools.cache
@@ -141,7 +148,7 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.n
     pair_cov = np.array([len(pairs & set(itertools.pairwise(toks))) / len(pairs) if pairs else 0.0 for toks in tokens])
     cosine = sentences.vectors([(s.article, s.start, s.end) for s in cands]) @ query.vector
     rank = np.array([1.0 / s.passage_rank for s in cands])
-    kind = np.array([float(holds_kind(query.text, s.text)) for s in cands])
+    kind = np.array([float(holds_kind(query.asks, s.text)) for s in cands])
     window = np.array([coverage(idf, set(a) | set(b), total) for a, b in zip(tokens, prev, strict=True)])
     title = np.array([coverage(idf, set(toks), total) for toks in titles])
     top = max((s.passage_score for s in cands), default=0.0) or 1.0
@@ -149,9 +156,31 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.n
     length = np.array([min(len(toks), 60) / 60 for toks in tokens])
     spans = np.array([s.span[0] if s.span is not None else -np.inf for s in cands])
     reader = np.clip(spans - spans.max(), -READER_FLOOR, 0.0) if np.isfinite(spans).any() else np.zeros(n)
-    return np.stack([cover, pair_cov, cosine, rank, kind, window, title, passage, length, reader], axis=1).astype(
-        np.float32
-    )
+    states, other = _stated_dates(query.period, [s.text for s in cands])
+    days = np.array([sentences.article_day(s.article) for s in cands], dtype=np.float64)
+    dates = date_evidence(days, query.period, query.as_of)
+    columns = [cover, pair_cov, cosine, rank, kind, window, title, passage, length, reader, states, other]
+    fit = dates[:, :2].max(axis=1, keepdims=True)  # the article's fit to the period, relative or dated
+    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3]]).astype(np.float32)  # period, recency
+
+
+_YEAR = re.compile(r"(?<![\d,.$£€])\b(?:19|20)\d\d\b(?![\d,.]\d)")
+
+
+def _stated_dates(period: Period | None, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence: whether it states the period asked about (its year, or for a month its month's name), and
+    whether it states another year and not the asked one (a sentence about another meeting than the one asked)."""
+    states, other = np.zeros(len(texts)), np.zeros(len(texts))
+    if period is None:
+        return states, other
+    years = {str(y) for y in range(period.start.year, period.end.year + 1)}
+    month = calendar.month_name[period.start.month] if period.start.month == period.end.month else None
+    for i, text in enumerate(texts):
+        found = set(_YEAR.findall(text))
+        held = bool(found & years) or (month is not None and month in text and not found - years)
+        states[i] = float(held)
+        other[i] = float(bool(found - years) and not found & years)
+    return states, other
 
 
 def asked_kind_held(question: str, feats: np.ndarray) -> np.ndarray | None:

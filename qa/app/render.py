@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from qa.index.store import Index
-from qa.types import Answer, Passage
+from qa.types import Answer, Passage, shown_date
 
 if TYPE_CHECKING:
     from qa.llm.answerer import LLMResult
@@ -108,7 +108,7 @@ def sources_html(answer: Answer, index: Index) -> str:
         out.append(
             f"<div class='qa-source' data-n='{c.n}'>"
             f"<div><span class='qa-cite'>[{c.n}]</span> <span class='qa-title'>{esc(c.title)}</span></div>"
-            f"<div class='qa-meta'>{esc(c.date or 'undated')} · <code>{esc(c.article)}</code> · "
+            f"<div class='qa-meta'>{esc(shown_date(c.date, c.date_inferred))} · <code>{esc(c.article)}</code> · "
             f"characters {c.start}–{c.end}</div>"
             f"<div class='qa-passage'>{_marked(text, c.start - base, c.end - base, short)}</div></div>"
         )
@@ -127,7 +127,7 @@ def _passage_html(p: Passage) -> str:
     return (
         f"<div class='qa-source qa-retrieved'><div><b>#{p.rank}</b> · score {p.score:.3f} · "
         f"<span class='qa-title'>{esc(p.title)}</span></div>"
-        f"<div class='qa-meta'>{esc(p.date or 'undated')} · <code>{esc(p.chunk.article)}</code> · "
+        f"<div class='qa-meta'>{esc(shown_date(p.date, p.date_inferred))} · <code>{esc(p.chunk.article)}</code> · "
         f"characters {p.chunk.start}–{p.chunk.end}</div>"
         f"<div class='qa-passage'>{esc(p.chunk.text)}</div></div>"
     )

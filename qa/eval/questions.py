@@ -4,6 +4,7 @@ its source articles: that is checked before anything is run, and the eval stops 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class EvalQuestion:
     answers: tuple[str, ...]
     source_articles: tuple[str, ...]
     type: str
+    asked_at: dt.date | None = None  # the day it was asked: "this week" in it is read against this day
 
     @property
     def answerable(self) -> bool:
@@ -66,12 +68,21 @@ def _question(row: Any, where: str) -> EvalQuestion:
         raise QuestionsError(f"{where}: answers and source_articles must be lists of strings: {fix}")
     if not isinstance(row["question"], str) or not row["question"].strip():
         raise QuestionsError(f"{where}: the question is empty: {fix}")
+    asked_at = None
+    if row.get("asked_at") is not None:
+        try:
+            asked_at = dt.date.fromisoformat(str(row["asked_at"]))
+        except ValueError:
+            raise QuestionsError(
+                f"{where}: asked_at {row['asked_at']!r} is not a date: write it as YYYY-MM-DD"
+            ) from None
     return EvalQuestion(
         id=str(row["id"]),
         question=row["question"],
         answers=tuple(answers),
         source_articles=tuple(sources),
         type=str(row.get("type") or ("extractive" if answers else "unanswerable")),
+        asked_at=asked_at,
     )
 
 

@@ -118,6 +118,14 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {t} | {s['n']} | {_fmt(s['hit@5'])} | {_fmt(s['sentence_accuracy'])} | {_fmt(s['f1'])} "
             f"| {_fmt(s['refused'])} |"
         )
+    if report.get("by_time"):
+        lines += ["", "## Questions asked on a day: saying when relative to it, and by their sources' dates", ""]
+        lines += ["| questions | n | hit@5 | sentence accuracy | F1 | refused |", "|---|---:|---:|---:|---:|---:|"]
+        for t, s in report["by_time"].items():
+            lines.append(
+                f"| {t} | {s['n']} | {_fmt(s['hit@5'])} | {_fmt(s['sentence_accuracy'])} | {_fmt(s['f1'])} "
+                f"| {_fmt(s['refused'])} |"
+            )
     failed = worst(report["questions"])
     total = sum(1 for r in report["questions"] if failure(r) is not None)
     lines += ["", f"## Worst failures ({len(failed)} of {total})", ""]

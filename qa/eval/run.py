@@ -6,9 +6,10 @@ RETRIEVE_K passages retrieved, so the 10 passages give hit@1/5/10 and MRR@10.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from qa.eval.metrics import (
     retrieval_metrics,
 )
 from qa.eval.questions import EvalQuestion, article_texts, check_questions, load_questions
+from qa.search.dates import RECENT_DAYS, RELATIVE_TIME, parse_date
 from qa.types import Answer
 
 RETRIEVE_K = 10  # passages retrieved, for hit@10 and MRR@10
@@ -52,6 +54,8 @@ class Row:
     sentence_correct: bool | None = None
     citation_correct: bool | None = None
     llm: dict[str, Any] | None = None  # with --answerer llm: what the LLM did (qa.llm.answerer.LLMResult.row)
+    asked_at: str | None = None
+    recent_source: bool | None = None  # asked on a day: a source article was published in the fortnight before it
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -72,13 +76,23 @@ class Row:
             "citation_correct": self.citation_correct,
             "timings_ms": self.timings_ms,
         }
+        if self.asked_at is not None:
+            out["asked_at"] = self.asked_at
+            out["recent_source"] = self.recent_source
         if self.llm is not None:
             out["llm"] = self.llm
         return out
 
 
-def score(q: EvalQuestion, answer: Answer, texts: Mapping[str, str], llm: dict[str, Any] | None = None) -> Row:
-    """One question's row."""
+def score(
+    q: EvalQuestion,
+    answer: Answer,
+    texts: Mapping[str, str],
+    llm: dict[str, Any] | None = None,
+    dates: Mapping[str, dt.date | None] | None = None,
+) -> Row:
+    """One question's row (`dates`: the articles' dates, for whether a source was published shortly before the
+    question was asked)."""
     got = answer.short if answer.short is not None else answer.text
     answered = not answer.refused
     metrics: dict[str, Any] = {}
@@ -102,7 +116,18 @@ def score(q: EvalQuestion, answer: Answer, texts: Mapping[str, str], llm: dict[s
         citations=[{"article": c.article, "start": c.start, "end": c.end, "quote": c.quote} for c in answer.citations],
         timings_ms=dict(answer.timings_ms),
         llm=llm,
+        asked_at=q.asked_at.isoformat() if q.asked_at else None,
+        recent_source=_recent_source(q, dates or {}) if q.asked_at and q.answerable else None,
         **metrics,
+    )
+
+
+def _recent_source(q: EvalQuestion, dates: Mapping[str, dt.date | None]) -> bool:
+    """A source article was published in the fortnight before the question was asked (or up to two days after):
+    the news it asks about. News-quiz sets also list old pages that hold the answer by coincidence."""
+    assert q.asked_at is not None
+    return any(
+        (d := dates.get(a)) is not None and -2 <= (q.asked_at - d).days <= RECENT_DAYS for a in q.source_articles
     )
 
 
@@ -138,17 +163,16 @@ def details(rows: Sequence[Row], seconds: float) -> dict[str, Any]:
         for s in STAGES
         if (v := [r.timings_ms[s] for r in rows if s in r.timings_ms])
     }
-    by_type: dict[str, Any] = {}
-    for t in sorted({r.type for r in rows}):
-        group = [r for r in rows if r.type == t]
-        s = summarize(group)
-        by_type[t] = {
-            "n": len(group),
-            "hit@5": s["retrieval"]["hit@5"],
-            "sentence_accuracy": s["answer"]["sentence_accuracy"],
-            "f1": s["answer"]["f1"],
-            "refused": sum(r.refused for r in group) / len(group),
-        }
+    by_type = {t: _group([r for r in rows if r.type == t]) for t in sorted({r.type for r in rows})}
+    dated = [r for r in rows if r.asked_at is not None]
+    by_time = {}
+    if dated:  # questions asked on a day: those that say when relative to it ("this week") and those that do not;
+        # and those with a source published shortly before the day asked, and those with only older ones
+        said = [r for r in dated if RELATIVE_TIME.search(r.question)]
+        by_time = {"relative time": _group(said), "no relative time": _group([r for r in dated if r not in said])}
+        if any(r.recent_source is not None for r in dated):
+            by_time["recent source"] = _group([r for r in dated if r.recent_source])
+            by_time["only older sources"] = _group([r for r in dated if r.recent_source is False])
     notes = []
     if not any(not r.answerable for r in rows):
         notes.append("no unanswerable questions in this set: refusal precision and recall are null")
@@ -161,7 +185,22 @@ def details(rows: Sequence[Row], seconds: float) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "questions_per_second": round(len(rows) / seconds, 2) if seconds > 0 else None,
         "by_type": by_type,
+        "by_time": by_time,
         "notes": notes,
+    }
+
+
+def _group(rows: Sequence[Row]) -> dict[str, Any]:
+    """A group's figures for the report's tables (figures over nothing are None)."""
+    if not rows:
+        return {"n": 0, "hit@5": None, "sentence_accuracy": None, "f1": None, "refused": None}
+    s = summarize(rows)
+    return {
+        "n": len(rows),
+        "hit@5": s["retrieval"]["hit@5"],
+        "sentence_accuracy": s["answer"]["sentence_accuracy"],
+        "f1": s["answer"]["f1"],
+        "refused": sum(r.refused for r in rows) / len(rows),
     }
 
 
@@ -204,15 +243,22 @@ def run_eval(
     if build_from is None:
         check_questions(questions, texts, questions_path)
     llm = qa.llm_answerer() if settings.answerer == "llm" else None  # the LLM's answers, checked (qa/llm)
-    chosen = questions[:limit] if limit is not None else questions
+    # A source article saved twice is indexed once, under one of its ids: its passages count as the source's.
+    canonical = {alias: aid for aid, entry in qa.index.manifest.articles.items() for alias in entry.also}
+    chosen = [
+        replace(q, source_articles=tuple(dict.fromkeys(canonical.get(a, a) for a in q.source_articles)))
+        for q in (questions[:limit] if limit is not None else questions)
+    ]
+    dates = {aid: parse_date(a.date) for aid, a in qa.index.articles.items()}
     rows = []
     t0 = time.perf_counter()
     for q in tqdm(chosen, desc="questions", unit="q", disable=not progress, mininterval=0.5):
         if llm is None:
-            rows.append(score(q, qa.answerer.ask(q.question, retrieve_k=RETRIEVE_K), texts))
+            answer = qa.answerer.ask(q.question, retrieve_k=RETRIEVE_K, as_of=q.asked_at)
+            rows.append(score(q, answer, texts, dates=dates))
         else:
-            result = llm.ask(q.question, retrieve_k=RETRIEVE_K)
-            rows.append(score(q, result.answer, texts, llm=result.row()))
+            result = llm.ask(q.question, retrieve_k=RETRIEVE_K, as_of=q.asked_at)
+            rows.append(score(q, result.answer, texts, llm=result.row(), dates=dates))
     seconds = time.perf_counter() - t0
     summary = summarize(rows)
     if llm is not None:

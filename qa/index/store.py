@@ -78,6 +78,7 @@ def write_segment(
                 "url": a.url,
                 "skip": [list(s) for s in a.skip],
                 "text": a.text,
+                **({"date_inferred": True} if a.date_inferred else {}),
             }
             for a in articles
         ),
@@ -217,7 +218,7 @@ class Index:
         """Row `row`'s chunk as a retrieved passage, with its article's title and date."""
         chunk = self.chunks[row]
         article = self.articles[chunk.article]
-        return Passage(chunk, score, rank, article.title, article.date)
+        return Passage(chunk, score, rank, article.title, article.date, article.date_inferred)
 
     def search(self, query: np.ndarray, k: int) -> list[Passage]:
         """The k chunks nearest to a normalised query vector, best first."""
@@ -250,4 +251,5 @@ def _article(row: dict[str, Any]) -> Article:
         source=row.get("source"),
         url=row.get("url"),
         skip=tuple((s, e) for s, e in row.get("skip", [])),
+        date_inferred=bool(row.get("date_inferred", False)),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.ingest.clean import leftover_spans
+from qa.ingest.dates import infer_date
 from qa.types import Article, Problem
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -132,11 +133,13 @@ def _article(aid: str, body: str, meta: dict[str, Any], *, markdown: bool = Fals
         return Problem(aid, "empty article: add text or remove the file")
     title = _clean_str(meta.get("title")) or _first_line(text, markdown=markdown)
     date = _iso_date(meta.get("date"))
+    inferred = date is None and (date := infer_date(text)) is not None
     return Article(
         id=aid,
         title=title,
         text=text,
         date=date,
+        date_inferred=inferred,
         source=_clean_str(meta.get("source")),
         url=_clean_str(meta.get("url")),
         skip=leftover_spans(text),

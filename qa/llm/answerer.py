@@ -28,6 +28,7 @@ The citation shown is checked either way: nothing unsupported passes as sourced.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -145,9 +146,11 @@ class LLMAnswerer:
         self.llm = llm
         self.verifier = verifier or Verifier(answerer.sentences, recite=llm.recite)
 
-    def ask(self, question: str, k: int | None = None, *, retrieve_k: int | None = None) -> LLMResult:
+    def ask(
+        self, question: str, k: int | None = None, *, retrieve_k: int | None = None, as_of: dt.date | None = None
+    ) -> LLMResult:
         """The whole answer at once (the extractive answer first, as `qa ask` gives it)."""
-        extractive = self.answerer.ask(question, k, retrieve_k=retrieve_k)
+        extractive = self.answerer.ask(question, k, retrieve_k=retrieve_k, as_of=as_of)
         return last(self.stream(extractive, k))
 
     def stream(
@@ -212,7 +215,9 @@ class LLMAnswerer:
             if key not in number_of:
                 number_of[key] = len(citations) + 1
                 a = self.index.articles[ev.article]
-                citations.append(Citation(number_of[key], a.id, a.title, a.date, ev.start, ev.end, ev.quote))
+                citations.append(
+                    Citation(number_of[key], a.id, a.title, a.date, ev.start, ev.end, ev.quote, a.date_inferred)
+                )
             numbers.append(number_of[key])
             parts.append(f"{s.text} [{number_of[key]}]")
         first = next(s for s in checked if s.supported)

@@ -4,6 +4,7 @@ period it names. Everything downstream (first stage, second stage, answer, gate)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,15 @@ class Query:
     vector: np.ndarray | None  # its MiniLM query vector (None in a keyword-only search)
     period: Period | None  # the period it names (or the one a conversation carries over)
     latest: bool  # it asks for the latest news ("the latest", "most recent")
+    as_of: dt.date | None = None  # the day it is asked: what "this week" is read against
     notices: tuple[str, ...] = ()  # what the user should know about how it was read (cut, no article dated so)
+    part: str = ""  # its question part: a quiz question's last sentence, after the context before it
+
+    @property
+    def asks(self) -> str:
+        """What the question asks (its question part), for telling the kind of answer it wants: "NASA this week
+        announced the astronauts who will fly … How many were selected?" asks "How many were selected?"."""
+        return self.part or self.text
 
 
 def clean_question(question: str) -> tuple[str, list[str]]:
@@ -38,18 +47,33 @@ def clean_question(question: str) -> tuple[str, list[str]]:
     return q, []
 
 
-def make_query(
-    question: str, embedder: Embedder | None, reference: dt.date | None, period: Period | None = None
-) -> Query:
+def make_query(question: str, embedder: Embedder | None, as_of: dt.date | None, period: Period | None = None) -> Query:
     """The question read once. `embedder` gives its vector (None: no vector, for a keyword-only search);
-    `reference` is the day relative periods ("last year") are read against; `period` overrides the one the
-    question names."""
+    `as_of` is the day it is asked, which relative periods ("this week", "last year") are read against; `period`
+    overrides the one the question names."""
     text, notices = clean_question(question)
     return Query(
         text=text,
         tokens=tokenize([text])[0],
         vector=embedder.embed_query(text) if embedder is not None else None,
-        period=period or find_period(text, reference),
+        period=period or find_period(text, as_of),
         latest=wants_latest(text),
+        as_of=as_of,
         notices=tuple(notices),
+        part=question_part(text),
     )
+
+
+_ASKING = re.compile(r"\?\s*$|\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+
+
+def question_part(text: str) -> str:
+    """The sentence that asks, when a question opens with context ("Corporate America is canceling Kanye West.
+    Among the companies that cut ties, which …?"): its last sentence, if that one asks; else the whole text."""
+    import blingfire
+
+    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    if len(offsets) < 2:
+        return text
+    last = text[offsets[-1][0] : offsets[-1][1]].strip()
+    return last if _ASKING.search(last) and len(last.split()) >= 3 else text

@@ -16,6 +16,7 @@ import numpy as np
 from qa.embed.embedder import Embedder
 from qa.index.store import Index
 from qa.ingest.chunk import sentence_spans
+from qa.search.dates import parse_date
 from qa.text import tokenize
 
 Key = tuple[str, int, int]  # (article id, start, end) of a sentence, or of a stretch of an article
@@ -30,6 +31,23 @@ class Sentences:
         self._vectors: dict[Key, np.ndarray] = {}
         self._tokens: dict[Key, frozenset[str]] = {}
         self._chunk_words: dict[int, list[Words]] = {}
+        self._days: dict[str, float] = {}
+        self._titles: dict[str, frozenset[str]] = {}
+
+    def title_words(self, article: str) -> frozenset[str]:
+        """The stemmed words of the article's title."""
+        words = self._titles.get(article)
+        if words is None:
+            words = self._titles[article] = frozenset(tokenize([self.index.articles[article].title])[0])
+        return words
+
+    def article_day(self, article: str) -> float:
+        """The article's date as a day ordinal, NaN when it is undated."""
+        day = self._days.get(article)
+        if day is None:
+            date = parse_date(self.index.articles[article].date)
+            day = self._days[article] = float(date.toordinal()) if date else float("nan")
+        return day
 
     def spans(self, article: str, start: int, end: int) -> list[tuple[int, int]]:
         """Sentence spans of an article's text between two offsets (paragraphs never run together)."""
