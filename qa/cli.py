@@ -26,8 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help text as written: "[n]" and "[env QA_INDEX]" are not markup
 )
-index_app = typer.Typer(help="Build and inspect the index.", no_args_is_help=True)
+index_app = typer.Typer(help="Build and inspect the index.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(index_app, name="index")
 
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env QA_INDEX; default index/]")]
@@ -83,6 +84,9 @@ def index_build(
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything instead of updating.")] = False,
     model: Annotated[str | None, typer.Option("--model", help="Embedding model name or path [env QA_MODEL]")] = None,
+    follow_links: Annotated[
+        bool, typer.Option("--follow-links", help="Read what links out of the articles folder point at.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Build or update the index: new, changed and removed articles are found by content hash.
@@ -93,8 +97,8 @@ def index_build(
     """
     from qa.index.build import build
 
-    settings = _settings(articles=articles, index=index, model=model)
-    report = build(settings, rebuild=rebuild, progress=sys.stderr.isatty() and not json_out)
+    settings = _settings(articles=articles, index=index, model=model, follow_links=follow_links or None)
+    report = build(settings, rebuild=rebuild, progress=not json_out)
     if settings.dense != "flat":  # bring the approximate index up to date now, not at the first search
         from qa.index.store import Index
 
@@ -103,6 +107,14 @@ def index_build(
         typer.echo(f"warning: skipped {problem}", err=True)
     for aid in report.kept:
         typer.echo(f"warning: kept the indexed version of {aid} (its file could not be read)", err=True)
+    for line in report.large:
+        typer.echo(
+            f"warning: {line}, over the {settings.large_article_mb:g} MB an article usually is: indexed, but an "
+            "article this long takes minutes to embed (QA_LARGE_ARTICLE_MB sets the limit)",
+            err=True,
+        )
+    for line in report.repaired:
+        typer.echo(f"warning: the index was damaged ({line}): its articles were embedded again", err=True)
     if json_out:
         typer.echo(json.dumps(report.to_dict()))
         return
@@ -127,10 +139,20 @@ def index_build(
 @_errors
 def index_status(index: IndexOpt = None, json_out: JsonOpt = False) -> None:
     """What the index holds: articles, chunks, model, dimensions, when it was built."""
+    from qa.errors import IndexMismatchError
     from qa.index.manifest import IndexStatus, require_manifest
+    from qa.index.store import damaged
 
     settings = _settings(index=index)
-    status = IndexStatus.of(settings.index, require_manifest(settings.index))
+    manifest = require_manifest(settings.index)
+    bad = damaged(settings.index, manifest)
+    if bad:
+        what = "; ".join(f"{seg}: {why}" for seg, why in list(bad.items())[:3])
+        raise IndexMismatchError(
+            f"{settings.index} is damaged ({what}): run `qa index build` to embed what it held again, "
+            "or `qa index build --rebuild`"
+        )
+    status = IndexStatus.of(settings.index, manifest)
     if json_out:
         typer.echo(json.dumps(status.to_dict()))
         return

@@ -45,6 +45,11 @@ DEFAULT_K = 5  # passages an answer reads
 DEFAULT_READ_PASSAGES = 3
 
 
+def default_uploads_dir() -> Path:
+    """Where articles uploaded from the chat are kept: the XDG data folder, never the project's tracked seeds/."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "qa" / "uploads"
+
+
 def default_cache_dir() -> Path:
     """Where qa keeps what it derives from installed models (ONNX exports, the test GGUF): the XDG cache."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
@@ -54,6 +59,10 @@ def default_cache_dir() -> Path:
 class Settings:
     index: Path = Path("index")
     articles: Path = Path("seeds")
+    follow_links: bool = False  # read what links out of the articles folder point at (links inside are read anyway)
+    # Articles uploaded from the chat: kept here and indexed with the articles folder's, as uploads/<name>.
+    uploads: Path = field(default_factory=default_uploads_dir)
+    large_article_mb: float = 5.0  # an article file bigger than this is indexed with a warning (it takes a while)
     model: str = DEFAULT_MODEL
     chunk_size: int = DEFAULT_CHUNK_SIZE
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
@@ -137,7 +146,7 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _convert(f.name, raw, f.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("index", "articles", "cache_dir"):
+        for key in ("index", "articles", "cache_dir", "uploads"):
             if key in values:
                 values[key] = Path(values[key]).expanduser()
         return cls(**values)
@@ -165,4 +174,9 @@ def _convert(name: str, raw: str, kind: object) -> object:
             return int(raw)
         except ValueError:
             raise SettingsError(f"QA_{name.upper()} must be a whole number, got {raw!r}") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"QA_{name.upper()} must be a number, got {raw!r}") from None
     return raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,22 @@ if TYPE_CHECKING:
     from qa.llm.local import LocalServer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """XDG_DATA_HOME (and so the default uploads folder, Settings.uploads) in a temporary folder for the whole
+    session: no test reads or writes the user's real ~/.local/share/qa. Restored after."""
+    home = tmp_path_factory.mktemp("xdg-data")
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        if before is None:
+            os.environ.pop("XDG_DATA_HOME", None)
+        else:
+            os.environ["XDG_DATA_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real packaged MiniLM, loaded once per session (the same object qa's own cache hands out)."""
@@ -38,7 +55,7 @@ def seeds_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, seeds_dir: Path) -> Settings:
-    return Settings(index=tmp_path / "index", articles=seeds_dir)
+    return Settings(index=tmp_path / "index", articles=seeds_dir, uploads=tmp_path / "uploads")
 
 
 @pytest.fixture
@@ -51,7 +68,7 @@ def seed_qa(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> QA:
     """The seed articles indexed once per session and opened as `qa` opens them: read it, never change it."""
     root = tmp_path_factory.mktemp("seed-qa")
     shutil.copytree(SEEDS, root / "articles")
-    settings = Settings(index=root / "index", articles=root / "articles")
+    settings = Settings(index=root / "index", articles=root / "articles", uploads=root / "uploads")
     build(settings, embedder=embedder)
     return QA.open(settings, embedder=embedder)
 

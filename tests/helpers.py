@@ -287,3 +287,20 @@ def screenshot(page: Page, tmp_path: Path, name: str) -> Path:
     (ARTIFACTS / ".gitignore").write_text("*\n")
     shutil.copy(shot, ARTIFACTS / name)
     return shot
+
+
+# ---- long questions ----------------------------------------------------------------------------------------------
+
+LONG_QUESTION_SIZES = (1_000, 2_000, 100_000)  # under, at and far over qa.search.query.MAX_QUESTION_CHARS
+
+
+def long_question(n: int, sentence: str = "How long did the 2013 meeting between Obama and Putin last?") -> str:
+    """A question of exactly `n` characters, single-spaced (so also `n` once its whitespace is squeezed): `sentence`
+    over and over."""
+    text = ((sentence + " ") * (n // (len(sentence) + 1) + 1))[:n]
+    return text if not text.endswith(" ") else text[:-1] + "?"
+
+
+def cut_notice(n: int) -> str:
+    """The start of the notice a question of `n` characters (over the limit) is answered with."""
+    return f"the question was {n:,} characters; only the first "

@@ -4,6 +4,7 @@ through gradio_client, `qa serve`, and 20 conversations at once. The browser sid
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,6 @@ from typing import Any
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
 
 from qa.app.library import Library
 from qa.app.render import message_html, sources_html
@@ -27,7 +27,18 @@ from qa.app.uploads import check_name
 from qa.config import Settings
 from qa.embed.embedder import Embedder
 from qa.errors import UploadError
-from tests.helpers import LUNAR, ROOT, SCRIPT, free_port, running_app, write
+from tests.helpers import (
+    LONG_QUESTION_SIZES,
+    LUNAR,
+    ROOT,
+    SCRIPT,
+    SEEDS,
+    cut_notice,
+    free_port,
+    long_question,
+    running_app,
+    write,
+)
 
 MEETING = "How long did the 2013 meeting between Obama and Putin last?"
 TOMATOES = "How many tomatoes did the lunar greenhouse harvest?"
@@ -35,6 +46,18 @@ TOMATOES = "How many tomatoes did the lunar greenhouse harvest?"
 
 def _files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def _files_only(folder: Path) -> set[str]:
+    """The files under `folder` (no folders)."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir()}
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `folder`, with its bytes and modification time: what "never written" compares."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def _client(url: str) -> Client:
@@ -73,31 +96,32 @@ def test_plain_article_names_are_accepted(name: str) -> None:
 def test_refused_uploads_write_nothing_anywhere(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
     library, _ = Library.open(settings, embedder)
     library.max_bytes = 1000
-    src = tmp_path / "uploads"
+    src = tmp_path / "to-upload"
     big = write(src, "big.txt", "Big\n\n" + "word " * 400)
     latin1 = write(src, "latin1.txt", "Caf\xe9 news\n\nThe caf\xe9 opened.".encode("latin-1"))
     empty = write(src, "empty.md", "")
-    seed = next(settings.articles.iterdir())
-    before_articles, before_tmp = _files(settings.articles), _files(tmp_path)
-    saved = library.save(
-        [
-            ("../outside.txt", LUNAR),
-            ("big.txt", big),
-            ("latin1.txt", latin1),
-            ("empty.md", empty),
-            (seed.name, LUNAR),  # a name already taken
-            ("x.exe", LUNAR),
-        ]
-    )
+    refused = [("../outside.txt", LUNAR), ("big.txt", big), ("latin1.txt", latin1), ("empty.md", empty)]
+    refused += [("x.exe", LUNAR)]
+    before_seeds, before_tmp = _snapshot(SEEDS), _files(tmp_path)
+    saved = library.save(refused)
     assert saved.names == []
-    assert len(saved.refused) == 6
+    assert len(saved.refused) == 5
     assert "over the 0.0 MB limit" in saved.refused[1] or "limit" in saved.refused[1]
     assert "UTF-8" in saved.refused[2]
-    assert "already in the articles folder" in saved.refused[4]
     assert all(":" in line and "\n" not in line for line in saved.refused)  # one line: problem, then fix
-    assert _files(settings.articles) == before_articles
+    assert _files(tmp_path) == before_tmp  # not even the uploads folder was made
+    assert not settings.uploads.exists()
+
+    assert library.save([("lunar.txt", LUNAR)]).names == ["lunar.txt"]
+    other = write(src, "other.txt", "Other news\n\nAnother article, with the same name.")
+    before_tmp = _files(tmp_path)
+    again = library.save([("lunar.txt", other)])  # a name already taken
+    assert again.names == [] and again.refused == [
+        "lunar.txt was uploaded before: rename the file to add it as another"
+    ]
     assert _files(tmp_path) == before_tmp
-    assert seed.read_text(encoding="utf-8") != LUNAR.read_text(encoding="utf-8")
+    assert (settings.uploads / "lunar.txt").read_bytes() == LUNAR.read_bytes()
+    assert _snapshot(SEEDS) == before_seeds
 
 
 def test_a_saved_upload_is_answerable_after_the_update(settings: Settings, embedder: Embedder) -> None:
@@ -105,15 +129,16 @@ def test_a_saved_upload_is_answerable_after_the_update(settings: Settings, embed
     assert library.ask(TOMATOES)[0].refused
     saved = library.save([("lunar.txt", LUNAR)])
     assert saved.names == ["lunar.txt"] and saved.refused == []
-    assert (settings.articles / "lunar.txt").read_bytes() == LUNAR.read_bytes()
-    assert [p.name for p in settings.articles.iterdir() if p.name.startswith(".")] == []  # no temporary left
+    assert (settings.uploads / "lunar.txt").read_bytes() == LUNAR.read_bytes()
+    assert _files(settings.uploads) == {"lunar.txt"}  # no temporary left
+    assert "lunar.txt" not in _files(settings.articles)  # the articles folder is never written
     report = library.update()
-    assert report.added == ("lunar.txt",)
+    assert report.added == ("uploads/lunar.txt",)
     answer, index = library.ask(TOMATOES)
     assert not answer.refused
-    assert answer.citations[0].article == "lunar.txt"
+    assert answer.citations[0].article == "uploads/lunar.txt"
     assert "42 tomatoes" in answer.citations[0].quote
-    assert "lunar.txt" in index.articles
+    assert "uploads/lunar.txt" in index.articles
 
 
 class GatedEmbedder:
@@ -160,7 +185,7 @@ def test_questions_asked_while_an_upload_is_indexed_are_answered_from_the_old_in
     assert not worker.is_alive()
     assert library.index is not old_index
     after, index = library.ask(TOMATOES, history=turns)  # the same conversation goes on, on the new index
-    assert not after.refused and after.citations[0].article == "lunar.txt"
+    assert not after.refused and after.citations[0].article == "uploads/lunar.txt"
 
 
 # ---- HTML ---------------------------------------------------------------------------------------------
@@ -218,22 +243,29 @@ def test_chat_endpoint_answers_follows_up_refuses_and_clears(settings: Settings,
 
 
 @pytest.mark.slow  # a server on loopback
-def test_upload_endpoint_indexes_the_file_and_refuses_what_it_must(settings: Settings, embedder: Embedder) -> None:
+def test_upload_endpoint_indexes_the_file_and_refuses_what_it_must(
+    settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gradio_tmp = tmp_path / "gradio"  # Gradio's upload cache, for this app only
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_tmp))
+    exe = write(tmp_path / "to-upload", "run.exe", b"MZ\x90\x00 not an article")
+    articles = _snapshot(settings.articles)
     with running_app(settings, embedder) as (url, _):
         client = _client(url)
         status, info = client.predict([handle_file(str(LUNAR))], api_name="/add_articles")
         assert "Indexed lunar.txt: 1 added" in status
-        assert info.startswith("3 articles")
+        assert info.startswith("3 articles") and f"<code>{settings.uploads}</code> (1 uploaded)" in info
+        assert _files_only(gradio_tmp) == set()  # Gradio's copy is deleted once saved
         *_, answer, _ = client.predict(TOMATOES, api_name="/ask")
-        assert answer["citations"][0]["article"] == "lunar.txt"
+        assert answer["citations"][0]["article"] == "uploads/lunar.txt"
 
         status, _ = client.predict([handle_file(str(LUNAR))], api_name="/add_articles")
-        assert "Refused lunar.txt is already in the articles folder" in status
-        with pytest.raises(AppError, match=r"Invalid file type.*\.txt"):  # Gradio checks the type too
-            client.predict([handle_file(str(ROOT / "pyproject.toml"))], api_name="/add_articles")
-    assert sorted(p.name for p in settings.articles.iterdir()) == sorted(
-        [p.name for p in (ROOT / "seeds").iterdir()] + ["lunar.txt"]
-    )
+        assert status == "Refused lunar.txt was uploaded before: rename the file to add it as another"
+        status, _ = client.predict([handle_file(str(exe))], api_name="/add_articles")  # qa's reason, not Gradio's
+        assert status == "Refused run.exe is not an article file: upload .txt, .md, .html, .jsonl files"
+        assert _files_only(gradio_tmp) == set()  # refused: deleted at once
+    assert _files(settings.uploads) == {"lunar.txt"}
+    assert _snapshot(settings.articles) == articles
 
 
 # ---- qa serve ---------------------------------------------------------------------------------------------
@@ -273,6 +305,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     shutil.copytree(ROOT / "seeds", settings.articles)
     port = free_port()
     env = {**os.environ, "QA_INDEX": str(settings.index), "QA_ARTICLES": str(settings.articles)}
+    env["QA_UPLOADS"] = str(root / "uploads")
     log = (root / "serve.log").open("w")  # a file, not a pipe: a pipe nobody reads could fill and stall the server
     process = subprocess.Popen(
         [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -335,3 +368,117 @@ def test_twenty_concurrent_conversations_have_no_errors(served: Served, capsys: 
             f"\n20 conversations x 3 turns on loopback ({seconds:.1f} s): "
             f"p50 {p50:.0f} ms, p95 {p95:.0f} ms per answer, 0 errors"
         )
+
+
+# ---- long questions, failures, uploads kept out of the project, `qa serve`'s warnings (issue 21) ------------------
+
+
+@pytest.mark.slow  # a server on loopback
+def test_long_questions_are_answered_through_the_api_with_the_notice_when_cut(
+    settings: Settings, embedder: Embedder
+) -> None:
+    with running_app(settings, embedder) as (url, _):
+        client = _client(url)
+        for n in LONG_QUESTION_SIZES:
+            question = long_question(n)
+            chat, _, _, answer, box = client.predict(question, api_name="/ask")  # no AppError
+            assert box == ""
+            assert answer["refused"] or answer["citations"], n  # an answer or a refusal
+            shown = chat[-1]["content"][0]["text"]
+            assert "qa-error" not in shown
+            if n <= 2000:
+                assert answer["notices"] == [] and "qa-notice" not in shown
+                continue
+            (notice,) = answer["notices"]
+            assert notice.startswith(cut_notice(n)) and notice.endswith(" were used")
+            assert "<span class='qa-notice'>Note: the question was 100,000 characters; only the first" in shown
+            assert len(chat[-2]["content"][0]["text"]) < 2_500  # the question is shown cut too, not 100,000 chars
+            client.predict(api_name="/clear")
+
+
+@pytest.mark.slow  # a server on loopback
+def test_any_failure_while_answering_is_a_chat_message_and_the_next_question_works(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from qa.errors import IndexMissingError
+
+    with running_app(settings, embedder) as (url, library):
+        client = _client(url)
+        real = library.ask
+        for error in (RuntimeError("the reader fell over"), IndexMissingError("no index in x: run `qa index build`")):
+
+            def failing(*args: Any, error: Exception = error, **kwargs: Any) -> Any:
+                raise error
+
+            monkeypatch.setattr(library, "ask", failing)
+            chat, sources, _, answer, box = client.predict(MEETING, api_name="/ask")  # no AppError
+            assert box == MEETING  # kept, to ask again
+            assert answer is None and sources == ""
+            shown = re.sub(r"\\(.)", r"\1", chat[-1]["content"][0]["text"])  # as the chat shows it: no Markdown escapes
+            assert chat[-1]["role"] == "assistant" and "class='qa-error'" in shown
+            if isinstance(error, RuntimeError):
+                assert "something went wrong (RuntimeError: the reader fell over)" in shown
+                assert "the server" in shown
+            else:
+                assert "no index in x" in shown
+            monkeypatch.setattr(library, "ask", real)
+            chat, _, _, answer, box = client.predict(MEETING, api_name="/ask")
+            assert answer["short_answer"] == "two hours" and box == ""
+            assert [m["role"] for m in chat[-4:]] == ["user", "assistant", "user", "assistant"]
+    assert "RuntimeError: the reader fell over" in capfd.readouterr().err  # the bug's traceback, in the server's log
+
+
+def test_an_upload_never_writes_the_tracked_seeds_and_goes_to_the_data_folder(
+    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = Settings(index=tmp_path / "index", articles=SEEDS)  # the project's own seeds/, default uploads folder
+    assert settings.uploads == tmp_path / "data" / "qa" / "uploads"
+    before = _snapshot(SEEDS)
+    library, _ = Library.open(settings, embedder)
+    assert library.save([("lunar.txt", LUNAR), ("notes.txt", SCRIPT)]).names == ["lunar.txt", "notes.txt"]
+    report = library.update()
+    assert sorted(report.added) == ["uploads/lunar.txt", "uploads/notes.txt"]
+    assert library.ask(TOMATOES)[0].citations[0].article == "uploads/lunar.txt"
+    assert _files(settings.uploads) == {"lunar.txt", "notes.txt"}
+    assert _snapshot(SEEDS) == before  # nothing added, changed or removed in seeds/
+
+
+def test_the_default_uploads_folder_is_a_temporary_one_in_tests(private_data_home: Path) -> None:
+    assert os.environ["XDG_DATA_HOME"] == str(private_data_home)
+    uploads = Settings().uploads
+    assert uploads == private_data_home / "qa" / "uploads"
+    assert not uploads.is_relative_to(Path.home() / ".local" / "share")
+
+
+def test_qa_serve_warns_of_each_skipped_file_large_article_and_repaired_segment(
+    settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import qa.app.web as web
+    from qa.cli import app
+
+    served: list[Any] = []
+    monkeypatch.setattr(web, "launch", lambda demo, host, port: served.append((host, port)))  # not serving: a test
+    write(settings.articles, "bad.jsonl", '{"text": "A fine line about the summit."}\n{oops\n')
+    write(settings.articles, "long.txt", "Long Read\n\n" + "The council met again on Monday to talk. " * 200)
+    env = {"QA_LARGE_ARTICLE_MB": "0.006", "QA_UPLOADS": str(settings.uploads)}  # 6 KB: over the seeds' 3-4 KB
+    args = ["serve", "--port", str(free_port()), "--index", str(settings.index), "--articles", str(settings.articles)]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert (
+        warnings[0].startswith("warning: skipped bad.jsonl:2: malformed JSON")
+        and "fix or remove the line" in warnings[0]
+    )
+    assert warnings[1].startswith("warning: long.txt: 0.0 MB, over the 0.006 MB") and "indexed" in warnings[1]
+    assert len(warnings) == 2 and len(served) == 1
+
+    (faiss_file,) = settings.index.glob("seg-*.faiss")
+    faiss_file.write_bytes(faiss_file.read_bytes()[:64])
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings[0].startswith("warning: skipped bad.jsonl:2")  # skipped again: it is still there
+    assert any(line.startswith("warning: the index was damaged (seg-") for line in warnings)

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from qa.config import Settings
 from qa.embed.embedder import Embedder
-from tests.helpers import LUNAR, SCRIPT, ask_in_page, offsite_requests, running_app, screenshot
+from tests.helpers import (
+    LONG_QUESTION_SIZES,
+    LUNAR,
+    SCRIPT,
+    ask_in_page,
+    cut_notice,
+    long_question,
+    offsite_requests,
+    running_app,
+    screenshot,
+    write,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -89,3 +101,97 @@ def test_article_markup_and_scripts_are_shown_as_text_never_run(
         assert page.locator("#qa-sources b").count() == 0
         assert page.evaluate("window.__pwned") is None
         assert dialogs == []
+
+
+def no_error_badges(page: Page) -> None:
+    """Gradio shows no error of its own: no red "Error" badge on a component, no error toast."""
+    expect(page.locator(".toast-body")).to_have_count(0)
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+
+
+def test_long_questions_and_failures_are_answered_in_the_chat(
+    page: Page, settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.errors import QuestionError
+
+    with running_app(settings, embedder) as (url, library):
+        page.goto(url)
+        expect(page.locator("#qa-index-info")).to_contain_text("2 articles")
+        chat = page.locator("#qa-chat .message-row")
+        box = page.locator("#qa-question textarea")
+        for n in LONG_QUESTION_SIZES:
+            ask_in_page(page, long_question(n))
+            answer = chat.last
+            expect(answer.locator(".qa-refusal, .qa-cite").first).to_be_visible()  # an answer or a refusal
+            expect(answer.locator(".qa-error")).to_have_count(0)
+            if n <= 2000:
+                expect(answer.locator(".qa-notice")).to_have_count(0)
+            else:
+                expect(answer.locator(".qa-notice")).to_contain_text(f"Note: {cut_notice(n)}")
+                expect(answer.locator(".qa-notice")).to_contain_text(" were used")
+            expect(box).to_have_value("")
+        no_error_badges(page)
+
+        # Any failure while answering: a message in the conversation, the question kept, the next question works.
+        # (A real failure is hard to cause: the index is held in memory, so even deleting its files under the
+        # running app leaves answering working; the Library is made to fail instead, as a bug or a QAError would.)
+        real = library.ask
+        for error, said in (
+            (RuntimeError("the reader fell over"), "something went wrong (RuntimeError: the reader fell over)"),
+            (QuestionError("the question cannot be read: rephrase it"), "the question cannot be read: rephrase it"),
+        ):
+
+            def failing(*args: Any, error: Exception = error, **kwargs: Any) -> Any:
+                raise error
+
+            monkeypatch.setattr(library, "ask", failing)
+            question = "How long did the 2013 meeting between Obama and Putin last?"
+            ask_in_page(page, question)
+            expect(chat.last.locator(".qa-error")).to_contain_text(said)
+            expect(chat.nth(-2)).to_contain_text(question)  # the question is in the conversation
+            expect(box).to_have_value(question)  # and still in the textbox, to ask again
+            no_error_badges(page)
+            monkeypatch.setattr(library, "ask", real)
+            box.press("Enter")  # asked again as it stands
+            expect(chat.last.locator(".qa-short")).to_have_text("two hours")
+            expect(box).to_have_value("")
+            no_error_badges(page)
+
+
+def test_uploads_are_checked_by_qa_leave_no_temporary_files_and_a_new_tab_sees_them(
+    page: Page, settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gradio_tmp = tmp_path / "gradio"  # Gradio's upload cache, for this app only
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_tmp))
+    exe = write(tmp_path / "to-upload", "run.exe", b"MZ\x90\x00 not an article")
+    status = page.locator("#qa-upload-status")
+
+    def upload(path: Path) -> None:
+        with page.expect_file_chooser() as chooser:
+            page.locator("#qa-upload").click()
+        chooser.value.set_files(str(path))
+
+    def cached() -> list[Path]:
+        return [p for p in gradio_tmp.rglob("*") if not p.is_dir()]
+
+    with running_app(settings, embedder) as (url, _):
+        page.goto(url)
+        expect(page.locator("#qa-index-info")).to_contain_text("2 articles")
+        upload(exe)
+        expect(status).to_have_text("Refused run.exe is not an article file: upload .txt, .md, .html, .jsonl files")
+        assert cached() == []  # deleted at once
+        no_error_badges(page)
+
+        upload(LUNAR)
+        expect(status).to_contain_text("Indexed lunar.txt: 1 added")
+        expect(page.locator("#qa-index-info")).to_contain_text("3 articles")
+        assert cached() == []  # Gradio's copy deleted once saved
+        assert (settings.uploads / "lunar.txt").read_bytes() == LUNAR.read_bytes()
+        assert not (settings.articles / "lunar.txt").exists()
+
+        tab = page.context.new_page()  # a new tab reads the index as it is now
+        tab.goto(url)
+        expect(tab.locator("#qa-index-info")).to_contain_text("3 articles")
+        expect(tab.locator("#qa-index-info")).to_contain_text(f"{settings.uploads} (1 uploaded)")
+        ask_in_page(tab, "How many tomatoes did the lunar greenhouse harvest?")
+        expect(tab.locator("#qa-sources")).to_contain_text("uploads/lunar.txt")

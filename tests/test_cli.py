@@ -242,3 +242,82 @@ def test_a_bad_as_of_is_a_one_line_error_naming_the_format(settings: Settings) -
     result = qa("ask", "Where did they meet?", "--as-of", "last Tuesday", "--index", str(settings.index))
     assert result.exit_code == 1
     assert "as_of must be a date as YYYY-MM-DD" in one_error_line(result)
+
+
+def test_status_of_a_damaged_index_is_a_one_line_error_and_build_repairs_it(
+    settings: Settings, embedder: Embedder
+) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    (faiss_file,) = settings.index.glob("seg-*.faiss")
+    faiss_file.write_bytes(faiss_file.read_bytes()[:64])
+    for args in ([], ["--json"]):
+        result = qa("index", "status", "--index", str(settings.index), *args)
+        assert result.exit_code == 1 and result.stdout == ""
+        line = one_error_line(result)
+        assert "is damaged" in line and "bytes, the manifest recorded" in line and "run `qa index build`" in line
+    built = qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index))
+    assert (
+        built.exit_code == 0 and "warning: the index was damaged" in built.stderr and "up to date" not in built.stdout
+    )
+    assert qa("index", "status", "--index", str(settings.index)).exit_code == 0
+
+
+def test_help_text_shows_brackets_as_written() -> None:
+    ask = qa("ask", "--help").stdout
+    assert "with a citation [n] after each" in " ".join(ask.split())
+    assert "[env QA_INDEX; default index/]" in " ".join(qa("search", "--help").stdout.split())
+
+
+def test_a_model_mismatch_names_only_fixes_that_work_offline(settings: Settings, embedder: Embedder) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    manifest = json.loads((settings.index / "manifest.json").read_text())
+    manifest["model"]["id"] = "all-mpnet-base-v2"  # a hub name: not loadable here
+    (settings.index / "manifest.json").write_text(json.dumps(manifest))
+    line = one_error_line(qa("ask", "Where?", "--index", str(settings.index)))
+    assert "was built with model 'all-mpnet-base-v2'" in line and "qa index build --rebuild" in line
+    assert "QA_MODEL=" not in line
+
+
+def test_an_article_over_the_size_limit_is_indexed_with_a_warning_naming_its_size(
+    settings: Settings, embedder: Embedder
+) -> None:
+    write(settings.articles, "long.txt", "Long Read\n\n" + "The council met again on Monday to talk. " * 40)
+    env = {"QA_LARGE_ARTICLE_MB": "0.001"}  # a kilobyte
+    result = qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index), env=env)
+    assert result.exit_code == 0
+    warned = [line for line in result.stderr.splitlines() if "long.txt" in line]
+    assert len(warned) == 1 and "warning: long.txt: 0.0 MB, over the 0.001 MB" in warned[0] and "indexed" in warned[0]
+    assert "added    long.txt" in result.stdout
+
+
+def test_a_long_build_without_a_terminal_prints_plain_progress_lines(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import qa.embed.embedder as module
+
+    monkeypatch.setattr(module, "PROGRESS_EVERY", 0.0)  # a line at every step instead of every 5 seconds
+    embedder.embed_documents([f"Sentence number {n} about the council." for n in range(600)], progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all(line.startswith("qa: embedding ") and "chunks/s" in line for line in lines)
+    assert lines[-1].startswith("qa: embedding 100% (600 of 600 chunks")
+
+
+def test_questions_of_1000_2000_and_100000_characters_are_answered_and_a_cut_one_says_so(
+    settings: Settings, embedder: Embedder
+) -> None:
+    from tests.helpers import LONG_QUESTION_SIZES, cut_notice, long_question
+
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    for n in LONG_QUESTION_SIZES:
+        result = qa("ask", long_question(n), "--index", str(settings.index))
+        assert result.exit_code == 0, result.output
+        assert result.stdout.strip()  # an answer or a refusal
+        notes = [line for line in result.stderr.splitlines() if line.startswith("note: the question was")]
+        if n <= 2000:
+            assert notes == [], n
+        else:
+            assert len(notes) == 1 and notes[0].startswith(f"note: {cut_notice(n)}") and notes[0].endswith(" were used")
+    result = qa("ask", long_question(100_000), "--index", str(settings.index), "--json")
+    assert result.exit_code == 0 and f"note: {cut_notice(100_000)}" in result.stderr
+    out = json.loads(result.stdout)  # stdout holds the JSON alone
+    assert out["refused"] or out["citations"]

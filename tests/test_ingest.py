@@ -180,3 +180,57 @@ def test_dates_that_are_not_the_articles_are_not_inferred(tmp_path: Path, text: 
 def test_a_given_date_is_never_replaced_by_one_in_the_text(tmp_path: Path) -> None:
     a = read_one(write(tmp_path, "a.txt", "---\ndate: 2021-03-04\n---\nVotes\n\nPublished June 17, 2013\n"), tmp_path)
     assert (a.date, a.date_inferred) == ("2021-03-04", False)
+
+
+def test_the_folder_scan_survives_what_a_folder_can_hold(tmp_path: Path) -> None:
+    import socket
+
+    folder = tmp_path / "articles"
+    write(folder, "a.txt", "A\n\nThe first article.")
+    write(folder, "sub/b.md", "B\n\nThe second article.")
+    outside = write(tmp_path, "outside.txt", "Outside\n\nAn article out of the folder.")
+    (folder / "self").symlink_to(".")  # a loop
+    (folder / "sublink").symlink_to("sub")  # a link to a folder inside
+    (folder / "out.txt").symlink_to(outside)  # a link out of the folder
+    (folder / "alias.txt").symlink_to("a.txt")  # a link to a file inside: read
+    (folder / "nowhere.pdf").symlink_to("missing.pdf")  # a dangling link, not an article
+    (folder / "loop1.md").symlink_to("loop2.md")
+    (folder / "loop2.md").symlink_to("loop1.md")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(folder / "sock.txt"))
+    try:
+        files, problems = list_files(folder)
+        follow, _ = list_files(folder, follow_links=True)
+    finally:
+        sock.close()
+    assert [rel for rel, _ in files] == ["a.txt", "alias.txt", "loop1.md", "loop2.md", "sub/b.md"]
+    why = {p.path: p.message for p in problems}
+    assert "a link out of the articles folder" in why["out.txt"] and "--follow-links" in why["out.txt"]
+    assert "read under its own name" in why["self"] and "read under its own name" in why["sublink"]
+    assert "a link to nothing" in why["nowhere.pdf"] and "not a regular file" in why["sock.txt"]
+    assert "out.txt" in [rel for rel, _ in follow]
+    # the looping links are articles that cannot be read: the build says so, one line each, and reads the rest
+    read = [read_file(rel, path) for rel, path in files]
+    assert [r.problems[0].message.split(" (")[0] for r in read if r.problems] == ["cannot read file"] * 2
+
+
+def test_an_unreadable_folder_is_one_warning_and_the_rest_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    folder = tmp_path / "articles"
+    write(folder, "a.txt", "A\n\nThe first article.")
+    write(folder, "locked/b.txt", "B\n\nUnreachable.")
+    real = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        # as root (CI) permissions do not stop a read: the refusal a locked folder gives is made here
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    files, problems = list_files(folder)
+    assert [rel for rel, _ in files] == ["a.txt"]
+    assert [str(p) for p in problems] == ["locked: cannot read this folder (Permission denied): check its permissions"]

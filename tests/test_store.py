@@ -123,3 +123,53 @@ def test_a_manifest_key_missing_or_of_the_wrong_type_is_named_with_the_fix(
             Index.load(settings.index)
     path.write_text(json.dumps(good))
     assert read_manifest(settings.index) is not None and read_manifest(settings.index).to_dict() == good
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        ("truncate", "bytes, the manifest recorded"),
+        ("delete", "is missing"),
+        ("garble", "is not a FAISS index"),
+    ],
+)
+def test_a_damaged_segment_is_found_and_an_incremental_build_embeds_only_what_it_held_again(
+    settings: Settings, embedder: Embedder, damage: str, says: str
+) -> None:
+    from qa.index.store import damaged
+
+    build(settings, embedder=embedder)
+    write_path = settings.articles / "extra.txt"
+    write_path.write_text("Bridge Opens\n\nThe new bridge over the Erne opened on Monday, the council said.\n")
+    build(settings, embedder=embedder)  # a second segment, of one article
+    manifest = require_manifest(settings.index)
+    assert damaged(settings.index, manifest) == {} and len(manifest.segments) == 2
+    extra = manifest.articles["extra.txt"].segment
+    faiss_file = settings.index / f"{extra}.faiss"
+    if damage == "truncate":
+        faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    elif damage == "delete":
+        faiss_file.unlink()
+    else:  # the same size, other bytes
+        faiss_file.write_bytes(b"x" * faiss_file.stat().st_size)
+    found = damaged(settings.index, manifest)
+    assert list(found) == [extra] and says in found[extra]
+    with pytest.raises(IndexMismatchError, match="is damaged"):
+        Index.load(settings.index)
+    report = build(settings, embedder=embedder)
+    assert report.repaired and says in report.repaired[0] and not report.up_to_date
+    assert report.added == ("extra.txt",) and report.chunks_embedded == 1  # only what the segment held
+    assert damaged(settings.index, require_manifest(settings.index)) == {}
+    assert (
+        "bridge over the Erne"
+        in Index.load(settings.index).search(embedder.embed_query("Erne bridge"), 1)[0].chunk.text
+    )
+
+
+def test_the_manifest_records_each_segment_files_size(settings: Settings, embedder: Embedder) -> None:
+    build(settings, embedder=embedder)
+    manifest = require_manifest(settings.index)
+    (seg,) = manifest.segments
+    for name, size in manifest.file_sizes.items():
+        assert name.startswith(seg) and (settings.index / name).stat().st_size == size
+    assert len(manifest.file_sizes) == 4

@@ -102,11 +102,12 @@ class Library:
     # ---- adding articles -------------------------------------------------------------------------
 
     def save(self, files: Sequence[tuple[str, Path]]) -> Saved:
-        """Copy uploaded files into the articles folder (qa.app.uploads: each checked first)."""
-        return save(self.settings.articles, files, self.max_bytes)
+        """Copy uploaded files into the uploads folder (Settings.uploads; qa.app.uploads: each checked first). The
+        articles folder is never written."""
+        return save(self.settings.uploads, files, self.max_bytes)
 
     def update(self, progress: Progress | None = None) -> BuildReport:
-        """Index what changed in the articles folder, then swap the new index in for every session."""
+        """Index what changed in the articles and uploads folders, then swap the new index in for every session."""
         step = progress or (lambda _f, _d: None)
         with self._build_lock:
             step(0.05, "Indexing the new articles")

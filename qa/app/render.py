@@ -7,9 +7,11 @@ here before it goes into HTML, so an article holding <script> shows those charac
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from qa.index.build import UPLOADS
 from qa.index.store import Index
 from qa.types import Answer, Passage, shown_date
 
@@ -35,6 +37,7 @@ CSS = """
 .qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; }
 .qa-short { background: #f59e0b; color: #111827; font-weight: 700; }
 .qa-status-refused { color: #b91c1c; }
+.qa-notice { display: block; color: #92400e; font-size: 0.85em; margin-top: 4px; }
 """
 # LLM answers: a sentence the passage it cites does not support is struck through and greyed, with a tooltip
 LLM_CSS = """
@@ -68,6 +71,12 @@ def message_html(text: str, *, refused: bool = False, short: str | None = None) 
 
 def error_html(message: str) -> str:
     return f"<span class='qa-error'>{chat_text(message)}</span>"
+
+
+def notices_html(notices: Sequence[str]) -> str:
+    """What the user should know about how the question was read (cut to its first characters, no article dated
+    so): one line each, under the answer in the chat."""
+    return "".join(f"<span class='qa-notice'>Note: {chat_text(n)}</span>" for n in notices)
 
 
 def _marked(text: str, start: int, end: int, short: str | None) -> str:
@@ -133,8 +142,14 @@ def _passage_html(p: Passage) -> str:
     )
 
 
-def index_line(index: Index, folder: str) -> str:
-    return f"{len(index.articles)} articles, {len(index)} passages from <code>{esc(folder)}</code>"
+def index_line(index: Index, folder: str, uploads: str | None = None) -> str:
+    """What the index holds: its articles and passages, and the folders they come from (the uploads folder named
+    when it holds some)."""
+    line = f"{len(index.articles)} articles, {len(index)} passages from <code>{esc(folder)}</code>"
+    uploaded = sum(aid.startswith(UPLOADS) for aid in index.articles)
+    if uploads is not None and uploaded:
+        line += f" and <code>{esc(uploads)}</code> ({uploaded} uploaded)"
+    return line
 
 
 def lines_html(lines: list[str]) -> str:

@@ -1,8 +1,10 @@
 """Articles added from the chat: each upload is checked before anything is written (type, size, a bare file name,
-readable as an article), and is only ever written straight into the articles folder, under the name it came with."""
+readable as an article), and is only ever written straight into the uploads folder (Settings.uploads, outside the
+project: never its tracked seeds/), under the name it came with."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -20,7 +22,7 @@ _MAX_NAME = 200
 
 @dataclass
 class Saved:
-    """What an upload did: the files written into the articles folder, and one line per refused file."""
+    """What an upload did: the files written into the uploads folder, and one line per refused file."""
 
     names: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -40,20 +42,36 @@ def check_name(name: str) -> str:
 
 
 def save(folder: Path, files: Sequence[tuple[str, Path]], max_bytes: int = MAX_UPLOAD_BYTES) -> Saved:
-    """Copy uploaded files (name as uploaded, where the upload is now) into `folder`. Each file is checked first;
-    a refused one is reported on one line and nothing of it is written."""
+    """Copy uploaded files (name as uploaded, where the upload is now) into `folder`, created when missing. Each
+    file is checked first; a refused one is reported on one line and nothing of it is written (nor `folder`, when
+    nothing was saved into it)."""
+    missing = []  # the folders made here, deepest first: removed again when nothing was saved
+    at = folder
+    while not at.exists() and at != at.parent:
+        missing.append(at)
+        at = at.parent
+    folder.mkdir(parents=True, exist_ok=True)
     out = Saved()
-    for name, path in files:
-        try:
-            out.names.append(_save_one(folder, name, Path(path), max_bytes))
-        except UploadError as e:
-            out.refused.append(str(e))
+    try:
+        for name, path in files:
+            try:
+                out.names.append(_save_one(folder, name, Path(path), max_bytes))
+            except UploadError as e:
+                out.refused.append(str(e))
+    finally:
+        if not out.names:
+            for made in missing:
+                with contextlib.suppress(OSError):  # not empty: another upload saved into it meanwhile
+                    made.rmdir()
     return out
 
 
 def _save_one(folder: Path, name: str, path: Path, max_bytes: int) -> str:
     check_name(name)
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:  # e.g. the same file uploaded twice at once: Gradio keeps one copy of it
+        raise UploadError(f"{name} was not received: upload it again") from None
     if size > max_bytes:
         raise UploadError(
             f"{name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit: split it into smaller files"
@@ -61,9 +79,9 @@ def _save_one(folder: Path, name: str, path: Path, max_bytes: int) -> str:
     folder = folder.resolve()
     dest = folder / name
     if dest.parent != folder:  # belt and braces: check_name already allows no folder parts
-        raise UploadError(f"{name!r} would be written outside the articles folder: rename the file")
+        raise UploadError(f"{name!r} would be written outside the uploads folder: rename the file")
     if os.path.lexists(dest):
-        raise UploadError(f"{name} is already in the articles folder: rename the file to add it as another")
+        raise UploadError(f"{name} was uploaded before: rename the file to add it as another")
     # A hidden temporary name in the same folder: the build skips hidden files, and link() below makes
     # the real name appear complete, or not at all when it was taken meanwhile.
     tmp = folder / f".upload-{secrets.token_hex(4)}-{name}"
@@ -76,7 +94,7 @@ def _save_one(folder: Path, name: str, path: Path, max_bytes: int) -> str:
         try:
             os.link(tmp, dest)
         except FileExistsError:
-            raise UploadError(f"{name} is already in the articles folder: rename the file") from None
+            raise UploadError(f"{name} was uploaded before: rename the file to add it as another") from None
     finally:
         tmp.unlink(missing_ok=True)
     return name

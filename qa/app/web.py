@@ -7,10 +7,12 @@ Article text is never markup: every piece of HTML shown here is built by qa.app.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +34,16 @@ from qa.app.render import (
     lines_html,
     llm_message_html,
     message_html,
+    notices_html,
     passages_html,
     sources_html,
 )
 from qa.app.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
 from qa.config import Settings
 from qa.errors import QAError, SettingsError
+from qa.index.build import BuildReport
 from qa.llm.answerer import LLMResult
+from qa.search.query import MAX_QUESTION_CHARS
 
 EXAMPLES = [
     "How long did the 2013 meeting between Obama and Putin last?",
@@ -67,81 +72,126 @@ def pieces(text: str) -> list[str]:
     return [" ".join(words[:n]) for n in range(step, len(words), step)] + [text]
 
 
+def shown_question(question: str) -> str:
+    """The question as the chat shows it: a question cut for the models (qa.search.query.clean_question) is shown
+    cut too, about where it was cut; the answer's notice says by how much."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question
+    return question[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def api_answer(shape: dict[str, Any], notices: tuple[str, ...]) -> dict[str, Any]:
+    """An answer for API clients: `qa ask --json`'s shape, with the notices `qa ask` prints on stderr."""
+    return {**shape, "notices": list(notices)}
+
+
+def failure(error: Exception, doing: str) -> str:
+    """One line for the app about a failure while `doing` something: a QAError's own message (the problem and the
+    fix); anything else is a bug, logged with its traceback on stderr and named in one line."""
+    if isinstance(error, QAError):
+        return str(error)
+    print(f"qa: error {doing}:", file=sys.stderr)
+    traceback.print_exception(error, file=sys.stderr)
+    what = " ".join(str(error).split())[:300]
+    return (
+        f"something went wrong ({type(error).__name__}{': ' + what if what else ''}): ask again; if it goes on "
+        "failing, the server's log has the details"
+    )
+
+
+def forget_uploads(paths: list[Path], cache: Path) -> None:
+    """Delete Gradio's copies of uploaded files (in `cache`, its upload folder: one folder per file) and their
+    folders: qa keeps what it saved in the uploads folder, and nothing anywhere else."""
+    cache = cache.resolve()
+    for path in paths:
+        path = path.resolve()
+        if not path.is_relative_to(cache) or path == cache:
+            continue  # not Gradio's (never the case for an upload: Gradio checks it)
+        path.unlink(missing_ok=True)
+        if path.parent != cache:
+            with contextlib.suppress(OSError):  # not empty: the same file uploaded again meanwhile
+                path.parent.rmdir()
+
+
 def build_app(library: Library) -> gr.Blocks:
     """The Blocks UI over `library`; serve it with `launch`."""
 
     def respond(question: str, session: Session | None, answerer: str | None = None) -> Iterator[tuple[Any, ...]]:
+        """The chat's answer to `question`, streamed in. Any failure is a message in the conversation (never
+        Gradio's error badge), the question stays in the textbox to ask again, and the next question works."""
         session = session or Session()
-        question = (question or "").strip()
+        typed = question or ""
+        question = typed.strip()
         if not question:
             yield session.messages, gr.skip(), gr.skip(), gr.skip(), session, ""
             return
-        asked = [*session.messages, {"role": "user", "content": chat_text(question)}]
+        asked = [*session.messages, {"role": "user", "content": chat_text(shown_question(question))}]
         yield [*asked, {"role": "assistant", "content": PENDING}], gr.skip(), gr.skip(), gr.skip(), session, ""
-        if answerer == "llm" and library.llm is not None:
-            yield from respond_llm(question, session, asked)
-            return
         try:
-            answer, index = library.ask(question, None, session.turns)
-        except QAError as e:
-            session.messages = [*asked, {"role": "assistant", "content": error_html(str(e))}]
-            yield session.messages, "", "", None, session, ""
-            return
-        for notice in answer.notices:
-            gr.Info(notice)
+            if answerer == "llm" and library.llm is not None:
+                yield from respond_llm(question, session, asked)
+            else:
+                yield from respond_extractive(question, session, asked)
+        except Exception as e:  # any failure at all: the conversation says so and goes on
+            said = failure(e, f"answering {question[:200]!r}")
+            session.messages = [*asked, {"role": "assistant", "content": error_html(said)}]
+            yield session.messages, "", "", None, session, typed
+
+    def respond_extractive(question: str, session: Session, asked: list[dict[str, str]]) -> Iterator[tuple[Any, ...]]:
+        """The extractive answer, streamed in a few pieces; how the question was read (cut: the notice) under it."""
+        answer, index = library.ask(question, None, session.turns)
+        notes = notices_html(answer.notices)
         for piece in pieces(answer.text)[:-1]:
-            shown = [*asked, {"role": "assistant", "content": message_html(piece, refused=answer.refused)}]
+            shown = [*asked, {"role": "assistant", "content": message_html(piece, refused=answer.refused) + notes}]
             yield shown, gr.skip(), gr.skip(), gr.skip(), session, ""
             time.sleep(STREAM_DELAY)
-        final = message_html(answer.text, refused=answer.refused, short=answer.short)
+        final = message_html(answer.text, refused=answer.refused, short=answer.short) + notes
         session.messages = [*asked, {"role": "assistant", "content": final}]
         sources, passages = sources_html(answer, index), passages_html(answer)
-        yield session.messages, sources, passages, answer.to_dict(), session, ""
+        yield session.messages, sources, passages, api_answer(answer.to_dict(), answer.notices), session, ""
 
     def respond_llm(question: str, session: Session, asked: list[dict[str, str]]) -> Iterator[tuple[Any, ...]]:
         """The LLM's answer: its tokens as they come, then each sentence marked supported or not."""
-        try:
-            _, index, stream = library.ask_llm(question, None, session.turns)
-            result = None
-            text, shown_at = "", 0.0
-            for item in stream:
-                if isinstance(item, LLMResult):
-                    result = item
-                    continue
-                text += item.text
-                if time.monotonic() - shown_at >= LLM_STREAM_EVERY:
-                    shown_at = time.monotonic()
-                    content = message_html(text) + "<span class='qa-meta'> …</span>"
-                    yield (
-                        [*asked, {"role": "assistant", "content": content}],
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                        session,
-                        "",
-                    )
-        except QAError as e:
-            session.messages = [*asked, {"role": "assistant", "content": error_html(str(e))}]
-            yield session.messages, "", "", None, session, ""
-            return
+        _, index, stream = library.ask_llm(question, None, session.turns)
+        result = None
+        text, shown_at = "", 0.0
+        for item in stream:
+            if isinstance(item, LLMResult):
+                result = item
+                continue
+            text += item.text
+            if time.monotonic() - shown_at >= LLM_STREAM_EVERY:
+                shown_at = time.monotonic()
+                content = message_html(text) + "<span class='qa-meta'> …</span>"
+                yield [*asked, {"role": "assistant", "content": content}], gr.skip(), gr.skip(), gr.skip(), session, ""
         assert result is not None  # the stream always ends with the checked result
-        for notice in result.answer.notices:
-            gr.Info(notice)
-        session.messages = [*asked, {"role": "assistant", "content": llm_message_html(result)}]
+        notices = result.answer.notices
+        session.messages = [*asked, {"role": "assistant", "content": llm_message_html(result) + notices_html(notices)}]
         sources, passages = sources_html(result.answer, index), passages_html(result.answer)
-        yield session.messages, sources, passages, result.to_dict(), session, ""
+        yield session.messages, sources, passages, api_answer(result.to_dict(), notices), session, ""
 
     def clear() -> tuple[Any, ...]:
         return [], "", "", None, None, ""
 
     def info() -> str:
-        return index_line(library.index, str(library.settings.articles))
+        """The index line, read from the index current now: on each page load and after each upload."""
+        return index_line(library.index, str(library.settings.articles), str(library.settings.uploads))
 
     def add_articles(
-        files: list[str] | None,
+        files: list[dict[str, Any]] | None,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's way to ask for a progress bar)
     ) -> Iterator[tuple[str, str]]:
-        saved = library.save([(Path(f).name, Path(f)) for f in files or []])
+        """Save the uploaded files into the uploads folder, then index them. `files` as Gradio received them (not
+        preprocessed: Gradio would refuse other types with its own words, and leave an empty file in its cache
+        for each): qa's own checks give the reasons, and Gradio's copies are deleted once saved or refused."""
+        uploaded = [(str(f.get("orig_name") or Path(f["path"]).name), Path(f["path"])) for f in files or []]
+        try:
+            saved = library.save(uploaded)
+        except Exception as e:  # not a refusal (those are lines in `saved`): the upload failed
+            forget_uploads([path for _, path in uploaded], Path(upload.GRADIO_CACHE))
+            yield lines_html([f"The upload failed: {failure(e, 'saving an upload')}"]), info()
+            return
+        forget_uploads([path for _, path in uploaded], Path(upload.GRADIO_CACHE))  # refused or saved: not needed
         lines = [f"Refused {r}" for r in saved.refused]
         if not saved.names:
             yield lines_html(lines or ["No files were uploaded."]), info()
@@ -150,8 +200,8 @@ def build_app(library: Library) -> gr.Blocks:
         yield lines_html([*lines, f"Saved {names}; indexing…"]), info()
         try:
             report = library.update(lambda f, d: progress(f, desc=d))
-        except QAError as e:
-            yield lines_html([*lines, f"Saved {names}, but not indexed: {e}"]), info()
+        except Exception as e:
+            yield lines_html([*lines, f"Saved {names}, but not indexed: {failure(e, 'indexing an upload')}"]), info()
             return
         lines.append(
             f"Indexed {names}: {len(report.added)} added, {len(report.changed)} changed, {report.chunks_embedded} "
@@ -166,7 +216,7 @@ def build_app(library: Library) -> gr.Blocks:
             "## Ask the articles\nAnswers quote the articles and cite them [n], "
             "and say so when the articles don't hold the answer."
         )
-        index_info = gr.HTML(info(), elem_id="qa-index-info")
+        index_info = gr.HTML("", elem_id="qa-index-info")  # filled on each page load (demo.load below)
         session = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
@@ -210,8 +260,7 @@ def build_app(library: Library) -> gr.Blocks:
                 gr.Markdown("### Add articles")
                 upload = gr.UploadButton(
                     f"Upload {' '.join(UPLOAD_TYPES)} (up to {MAX_UPLOAD_BYTES // 2**20} MB each)",
-                    file_count="multiple",
-                    file_types=list(UPLOAD_TYPES),
+                    file_count="multiple",  # no file_types: every file reaches qa's check, which says why not
                     elem_id="qa-upload",
                 )
                 status = gr.HTML("", elem_id="qa-upload-status")
@@ -229,8 +278,15 @@ def build_app(library: Library) -> gr.Blocks:
         gr.on([clear_button.click, chatbot.clear], clear, outputs=chat_outputs, api_name="clear")
         # One upload at a time; questions go on being answered (from the old index) while it is indexed.
         upload.upload(
-            add_articles, inputs=[upload], outputs=[status, index_info], api_name="add_articles", concurrency_limit=1
+            add_articles,
+            inputs=[upload],
+            outputs=[status, index_info],
+            api_name="add_articles",
+            concurrency_limit=1,
+            preprocess=False,
         )
+        # A new tab shows the index as it is now (after uploads), not as it was when the app was built.
+        demo.load(info, outputs=[index_info], api_visibility="private")
     demo.queue(max_size=256)
     return demo
 
@@ -265,15 +321,33 @@ def check_port(host: str, port: int) -> None:
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """`qa serve` and `python app.py`: update the index from the articles folder, load it once, serve the chat."""
+    """`qa serve` and `python app.py`: update the index from the articles and uploads folders (saying on stderr what
+    the build skipped, kept, found large or repaired, as `qa index build` does), load it once, serve the chat."""
     host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     check_port(host, port)
-    print(f"qa: updating {settings.index} from {settings.articles} …", file=sys.stderr)
-    library, report = Library.open(settings, progress=sys.stderr.isatty())
+    uploads = f" and {settings.uploads}" if settings.uploads.is_dir() else ""
+    print(f"qa: updating {settings.index} from {settings.articles}{uploads} …", file=sys.stderr)
+    library, report = Library.open(settings, progress=True)
+    for line in build_warnings(report, settings):
+        print(line, file=sys.stderr)
     print(
         f"qa: {report.articles} articles, {report.chunks} passages ({len(report.added)} added, "
         f"{len(report.changed)} changed, {len(report.removed)} removed); open http://{host}:{port}",
         file=sys.stderr,
     )
     launch(build_app(library), host, port)
+
+
+def build_warnings(report: BuildReport, settings: Settings) -> list[str]:
+    """One line for each file the build skipped or kept, each large article and each repaired segment: what
+    `qa index build` prints on stderr."""
+    lines = [f"warning: skipped {problem}" for problem in report.problems]
+    lines += [f"warning: kept the indexed version of {aid} (its file could not be read)" for aid in report.kept]
+    lines += [
+        f"warning: {line}, over the {settings.large_article_mb:g} MB an article usually is: indexed, but an article "
+        "this long takes minutes to embed (QA_LARGE_ARTICLE_MB sets the limit)"
+        for line in report.large
+    ]
+    lines += [f"warning: the index was damaged ({line}): its articles were embedded again" for line in report.repaired]
+    return lines

@@ -28,9 +28,9 @@ from qa.embed.embedder import Embedder, embedder_for
 from qa.errors import IndexBusyError
 from qa.index.changes import Changes, find_changes, same_aliases
 from qa.index.manifest import Manifest, check_compatible, now, read_manifest, require_manifest, write_manifest
-from qa.index.store import Index, remove_orphans, write_segment
+from qa.index.store import Index, damaged, remove_orphans, seg_files, write_segment
 from qa.ingest.chunk import chunk_article
-from qa.ingest.scan import scan_files
+from qa.ingest.scan import Listed, scan_files
 from qa.text import TOKENIZER, tokenize
 from qa.types import Article, Problem
 
@@ -57,10 +57,12 @@ class BuildReport:
     chunks: int = 0
     compacted: bool = False
     seconds: float = 0.0
+    repaired: tuple[str, ...] = ()  # damaged segments whose articles were embedded again: what was wrong
+    large: tuple[str, ...] = ()  # "file: size" of the article files over the size limit that were read
 
     @property
     def up_to_date(self) -> bool:
-        return not (self.added or self.changed or self.removed)
+        return not (self.added or self.changed or self.removed or self.repaired)
 
     @classmethod
     def of(cls, index: Path, changes: Changes, manifest: Manifest, **more: Any) -> BuildReport:
@@ -73,6 +75,7 @@ class BuildReport:
             duplicates=changes.duplicates,
             problems=tuple(changes.problems),
             kept=tuple(changes.kept),
+            large=tuple(changes.large),
             articles=len(manifest.articles),
             chunks=manifest.chunks,
             **more,
@@ -92,6 +95,8 @@ class BuildReport:
             "kept": list(self.kept),
             "skipped": [str(p) for p in self.problems],
             "seconds": round(self.seconds, 3),
+            **({"repaired": list(self.repaired)} if self.repaired else {}),
+            **({"large": list(self.large)} if self.large else {}),
         }
 
 
@@ -139,7 +144,7 @@ def build(
     """Bring the index in `settings.index` up to date with `settings.articles`."""
     t0 = time.perf_counter()
     scan_ns = time.time_ns()
-    files, problems = scan_files(settings.articles)  # fails before touching the index
+    files, problems = scan_folders(settings)  # fails before touching the index
     index_dir = settings.index
     mid = model_id(settings.model)
     chunker = chunker_settings(settings)
@@ -148,11 +153,14 @@ def build(
         # An index whose only difference is the keyword tokenizer (a qa upgrade) keeps its vectors: its stored
         # chunk texts are tokenized again below, nothing is re-embedded.
         retokenize = old is not None and old.chunker != chunker and _tokenizer_only(old.chunker, chunker)
+        repaired: list[str] = []
         if old is not None:
             check_compatible(old, mid, old.chunker if retokenize else chunker, index_dir)
-        changes = find_changes(settings.articles, files, old, scan_ns)
+            old, repaired = _without_damaged(index_dir, old)
+        large = int(settings.large_article_mb * 2**20)
+        changes = find_changes(settings.articles, files, old, scan_ns, large)
         changes.problems[:0] = problems
-        if old is not None and changes.none and not retokenize and same_aliases(old, changes):
+        if old is not None and changes.none and not retokenize and not repaired and same_aliases(old, changes):
             return BuildReport.of(index_dir, changes, old, seconds=time.perf_counter() - t0)
 
         manifest = _next_manifest(old, mid, chunker)
@@ -172,7 +180,42 @@ def build(
         _failpoint("after-manifest")
         remove_orphans(index_dir, manifest)
     seconds = time.perf_counter() - t0
-    return BuildReport.of(index_dir, changes, manifest, chunks_embedded=embedded, compacted=compacted, seconds=seconds)
+    return BuildReport.of(
+        index_dir, changes, manifest, chunks_embedded=embedded, compacted=compacted, seconds=seconds,
+        repaired=tuple(repaired),
+    )  # fmt: skip
+
+
+UPLOADS = "uploads/"  # the ids of articles uploaded from the chat (Settings.uploads) start with it
+
+
+def scan_folders(settings: Settings) -> tuple[list[Listed], list[Problem]]:
+    """The articles folder's files and, when it is there, the uploads folder's (ids "uploads/<name>")."""
+    files, problems = scan_files(settings.articles, settings.follow_links)
+    uploads = settings.uploads
+    if uploads.is_dir() and uploads.resolve() != settings.articles.resolve():
+        more, skipped = scan_files(uploads, settings.follow_links, prefix=UPLOADS, required=False)
+        taken = {f.rel for f in files}
+        files = sorted(files + [f for f in more if f.rel not in taken])
+        problems += skipped
+    return files, problems
+
+
+def _without_damaged(index_dir: Path, old: Manifest) -> tuple[Manifest, list[str]]:
+    """The old manifest without the segments whose files are damaged (qa.index.store.damaged): their articles are
+    then new to the build, which embeds them again. Returns it and what was wrong, one line a segment."""
+    bad = damaged(index_dir, old)
+    if not bad:
+        return old, []
+    kept = replace(
+        old,
+        articles={aid: e for aid, e in old.articles.items() if e.segment not in bad},
+        segments=[s for s in old.segments if s not in bad],
+        segment_rows={s: n for s, n in old.segment_rows.items() if s not in bad},
+    )
+    # a file whose articles are to be read again must be hashed, not trusted by its size and time
+    kept.files = {rel: f for rel, f in old.files.items() if all(a in kept.articles for a in f.articles)}
+    return kept, [f"{seg}: {why}" for seg, why in bad.items()]
 
 
 def _embed_segment(
@@ -192,7 +235,7 @@ def _embed_segment(
     next_id = manifest.next_chunk_id
     ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
     seg = _new_segment(manifest, len(chunks))
-    write_segment(index_dir, seg, ids, chunks, vectors, tokens, changes.to_embed)
+    manifest.file_sizes.update(write_segment(index_dir, seg, ids, chunks, vectors, tokens, changes.to_embed))
     _failpoint("segment-written")
     manifest.segments.append(seg)
     counts = Counter(owners)
@@ -215,6 +258,7 @@ def _next_manifest(old: Manifest | None, mid: str, chunker: dict[str, Any]) -> M
         next_segment=old.next_segment,
         segments=list(old.segments),
         segment_rows=dict(old.segment_rows),
+        file_sizes=dict(old.file_sizes),
     )
 
 
@@ -222,6 +266,8 @@ def _finish(manifest: Manifest) -> None:
     used = {e.segment for e in manifest.articles.values()}
     manifest.segments = [s for s in manifest.segments if s in used]
     manifest.segment_rows = {s: manifest.segment_rows[s] for s in manifest.segments}
+    names = {name for seg in manifest.segments for name in seg_files(seg)}
+    manifest.file_sizes = {name: size for name, size in manifest.file_sizes.items() if name in names}
     manifest.built_at = now()
     manifest.qa_version = __version__
 
@@ -244,7 +290,10 @@ def _compact(index_dir: Path, manifest: Manifest, retokenize: bool = False) -> N
     if retokenize:
         tokens = tokenize([embed_text(current.articles[c.article], c.text) for c in current.chunks])
     seg = _new_segment(manifest, len(current.ids))
-    write_segment(index_dir, seg, current.ids, current.chunks, current.vectors, tokens, list(current.articles.values()))
+    written = write_segment(
+        index_dir, seg, current.ids, current.chunks, current.vectors, tokens, list(current.articles.values())
+    )
+    manifest.file_sizes = written
     manifest.articles = {aid: replace(e, segment=seg) for aid, e in manifest.articles.items()}
     manifest.segments = [seg]
     manifest.segment_rows = {seg: len(current.ids)}

@@ -32,16 +32,21 @@ class Changes:
     duplicates: dict[str, list[str]] = field(default_factory=dict)  # indexed id -> other ids, same text
     problems: list[Problem] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # articles of unreadable files, kept from the old index
+    large: list[str] = field(default_factory=list)  # "file: size" of article files over the size limit, read
 
     @property
     def none(self) -> bool:
         return not (self.added or self.changed or self.removed)
 
 
-def find_changes(folder: Path, files: list[Listed], old: Manifest | None, scan_ns: int) -> Changes:
-    """Read what changed in `folder` (its listing `files`, made at `scan_ns`) against `old`."""
+def find_changes(
+    folder: Path, files: list[Listed], old: Manifest | None, scan_ns: int, large: int = 5 << 20
+) -> Changes:
+    """Read what changed in `folder` (its listing `files`, made at `scan_ns`) against `old`; files over `large`
+    bytes that are read are named in `large`."""
     old_articles = old.articles if old else {}
     old_files = old.files if old else {}
+    paths = {f.rel: Path(f.path) for f in files}
     out = Changes()
 
     # 1. Read what changed; reuse what the manifest already knows for files whose bytes are the same.
@@ -59,6 +64,8 @@ def find_changes(folder: Path, files: list[Listed], old: Manifest | None, scan_n
             continue
         got = _read_or_reuse(listed, known, old_articles)
         out.problems.extend(got.problems)
+        if listed.size > large and any(a.text for a in got.articles):
+            out.large.append(f"{rel}: {listed.size / 2**20:.1f} MB")
         if got.digest is None:  # unreadable now: keep what was indexed from it
             if known:
                 out.files[rel] = known
@@ -94,7 +101,7 @@ def find_changes(folder: Path, files: list[Listed], old: Manifest | None, scan_n
             new = prev
             out.unchanged += 1
         else:
-            article = parsed.get(aid) or _reparse(folder, entry.file, aid)
+            article = parsed.get(aid) or _reparse(paths.get(entry.file, folder / entry.file), entry.file, aid)
             out.to_embed.append(article)
             (out.changed if prev is not None else out.added).append(aid)
             new = _entry(article, entry.file)
@@ -131,12 +138,12 @@ def _read_or_reuse(listed: Listed, known: FileEntry | None, old_articles: dict[s
     return read_file(listed.rel, Path(listed.path))
 
 
-def _reparse(folder: Path, rel: str, aid: str) -> Article:
+def _reparse(path: Path, rel: str, aid: str) -> Article:
     """An article known only by its manifest entry (an alias whose original went away) needs its text."""
-    for a in read_file(rel, folder / rel).articles:
+    for a in read_file(rel, path).articles:
         if a.id == aid:
             return a
-    raise ArticlesError(f"{folder / rel} changed while the index was being built: run the build again")
+    raise ArticlesError(f"{path} changed while the index was being built: run the build again")
 
 
 def _entry(a: Article, rel: str) -> ArticleEntry:

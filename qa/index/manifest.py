@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from qa.config import DEFAULT_MODEL
 from qa.errors import IndexMismatchError, IndexMissingError
 from qa.files import fsync_dir, write_atomic
 
@@ -82,6 +83,7 @@ class Manifest:
     built_at: str = ""
     qa_version: str = ""
     format: int = FORMAT
+    file_sizes: dict[str, int] = field(default_factory=dict)  # each segment file's size as written
 
     @property
     def chunks(self) -> int:
@@ -104,6 +106,7 @@ class Manifest:
             "files": {rel: f.to_dict() for rel, f in self.files.items()},
             "built_at": self.built_at,
             "counts": self.counts(),
+            "file_sizes": self.file_sizes,
         }
 
     @classmethod
@@ -153,6 +156,7 @@ class Manifest:
             built_at=doc.get("built_at", str),
             qa_version=doc.get("qa_version", str),
             format=found,
+            file_sizes={k: int(v) for k, v in doc.get("file_sizes", dict).items()} if doc.has("file_sizes") else {},
         )
 
 
@@ -226,9 +230,14 @@ def write_manifest(index_dir: Path, manifest: Manifest) -> None:
 def check_compatible(manifest: Manifest, model_id: str, chunker: dict[str, Any], index_dir: Path) -> None:
     """Refuse an index built with another model or chunker: its vectors would not match the queries."""
     if manifest.model_id != model_id:
+        # the index's model is named as a fix only when it can be loaded here, offline: the packaged one, or a
+        # folder that exists (a hub name would need the network)
+        built = manifest.model_id
+        usable = built == DEFAULT_MODEL or Path(built).expanduser().is_dir()
+        back = f", or set QA_MODEL={built}" if usable else ""
         raise IndexMismatchError(
-            f"{index_dir} was built with model {manifest.model_id!r}, the settings ask for {model_id!r}: "
-            f"run `qa index build --rebuild` to re-embed, or set QA_MODEL={manifest.model_id}"
+            f"{index_dir} was built with model {built!r}, the settings ask for {model_id!r}: "
+            f"run `qa index build --rebuild` to re-embed{back}"
         )
     if manifest.chunker != chunker and {**manifest.chunker, "tokenizer": None} == {**chunker, "tokenizer": None}:
         raise IndexMismatchError(
@@ -258,9 +267,10 @@ class IndexStatus:
     duplicates: dict[str, list[str]]
     format: int
     qa_version: str
+    damaged: dict[str, str] = field(default_factory=dict)  # segment -> what is wrong with its files
 
     @classmethod
-    def of(cls, index_dir: Path, manifest: Manifest) -> IndexStatus:
+    def of(cls, index_dir: Path, manifest: Manifest, damaged: dict[str, str] | None = None) -> IndexStatus:
         counts = manifest.counts()
         return cls(
             index=str(index_dir),
@@ -275,6 +285,7 @@ class IndexStatus:
             duplicates={aid: list(e.also) for aid, e in manifest.articles.items() if e.also},
             format=manifest.format,
             qa_version=manifest.qa_version,
+            damaged=damaged or {},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -291,6 +302,7 @@ class IndexStatus:
             "duplicates": self.duplicates,
             "format": self.format,
             "qa_version": self.qa_version,
+            **({"damaged": self.damaged} if self.damaged else {}),
         }
 
 

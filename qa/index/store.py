@@ -50,7 +50,9 @@ def write_segment(
     vectors: np.ndarray,
     tokens: list[list[str]],
     articles: list[Article],
-) -> None:
+) -> dict[str, int]:
+    """Write one segment's four files; returns their sizes in bytes (the manifest records them: qa index status
+    checks them)."""
     import faiss
 
     faiss_name, chunks_name, articles_name, tokens_name = seg_files(seg)
@@ -83,6 +85,34 @@ def write_segment(
             for a in articles
         ),
     )
+    return {name: (index_dir / name).stat().st_size for name in seg_files(seg)}
+
+
+_FAISS_MAGIC = b"IxF"  # the header of a flat FAISS index file (IxFI: inner product)
+
+
+def damaged(index_dir: Path, manifest: Manifest) -> dict[str, str]:
+    """Segment -> what is wrong with its files (missing, another size than the manifest recorded, not a FAISS
+    index), for every segment that is damaged; cheap: no file is read but a FAISS header."""
+    out: dict[str, str] = {}
+    for seg in manifest.segments:
+        for name in seg_files(seg):
+            path = index_dir / name
+            try:
+                size = path.stat().st_size
+            except OSError:
+                out[seg] = f"{name} is missing"
+                break
+            recorded = manifest.file_sizes.get(name)
+            if recorded is not None and size != recorded:
+                out[seg] = f"{name} is {size:,} bytes, the manifest recorded {recorded:,}"
+                break
+            if name.endswith(".faiss"):
+                with open(path, "rb") as f:
+                    if f.read(3) != _FAISS_MAGIC:
+                        out[seg] = f"{name} is not a FAISS index"
+                        break
+    return out
 
 
 def remove_orphans(index_dir: Path, manifest: Manifest) -> int:
