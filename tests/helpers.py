@@ -270,7 +270,8 @@ def offsite_requests(page: Page) -> list[str]:
 
 
 def ask_in_page(page: Page, question: str) -> None:
-    """Type a question into the chat, press Enter, and wait for its answer to replace "Searching the articles"."""
+    """Type a question into the chat, press Enter, and wait for its whole answer (a question asked while one is
+    still coming in is not taken: Gradio runs one event of a kind at a time)."""
     from playwright.sync_api import expect
 
     turns = page.locator("#qa-chat .message-row").count()
@@ -278,6 +279,7 @@ def ask_in_page(page: Page, question: str) -> None:
     page.locator("#qa-question textarea").press("Enter")
     expect(page.locator("#qa-chat .message-row")).to_have_count(turns + 2)
     expect(page.locator("#qa-chat .message-row").last).not_to_contain_text("Searching the articles")
+    expect(page.locator("#qa-chat .message-row").last.locator(".qa-more")).to_have_count(0)
 
 
 def screenshot(page: Page, tmp_path: Path, name: str) -> Path:

@@ -65,7 +65,7 @@ def test_features_come_in_weights_order_and_shape(seed_qa: QA) -> None:
     rows, feats = retriever.reranker.features(query, fused, bm25)
     assert rows == list(fused) and feats.shape == (len(rows), len(FEATURES)) and feats.dtype == np.float32
     assert [f.name for f in fields(Weights)] == list(FEATURES)
-    assert ("sentence", "dense", "bm25", "rrf", "bigram", "title", "chunk", *DATE_FEATURES) == FEATURES
+    assert ("sentence", "dense", "bm25", "rrf", "bigram", "title", "chunk", "kind", *DATE_FEATURES) == FEATURES
     sentence, dense, lexical, rrf, bigram, title, chunk = feats.T[:7]
     assert query.vector is not None
     assert np.allclose(dense, seed_qa.index.vectors[rows] @ query.vector, atol=1e-6)

@@ -87,7 +87,8 @@ def write_json_model(name: str, weights: dict[str, float], stamp: dict[str, Any]
 def write_npz_model(path: Path, arrays: dict[str, np.ndarray], stamp: dict[str, Any]) -> Path:
     """An .npz weight set with its stamp as the "stamp" entry (a JSON string)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays, stamp=np.array(json.dumps(stamp)))
+    entries: dict[str, Any] = {**arrays, "stamp": np.array(json.dumps(stamp))}
+    np.savez_compressed(buf, **entries)
     write_atomic(path, buf.getvalue())
     print(f"wrote {path}", flush=True)
     return path

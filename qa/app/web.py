@@ -54,6 +54,7 @@ EXAMPLES = [
 STREAM_STEPS = 6  # the answer appears in about this many pieces (each costs the server ~7 ms: measured)
 STREAM_DELAY = 0.02  # seconds between pieces: about 0.1 s in all, a visible stream, little added latency
 PENDING = "<span class='qa-meta'>Searching the articles…</span>"
+MORE = "<span class='qa-meta qa-more'> …</span>"  # after an answer still coming in; gone from the finished one
 LLM_STREAM_EVERY = 0.05  # seconds between updates of a streaming LLM answer (each costs the server ~7 ms)
 
 
@@ -142,7 +143,7 @@ def build_app(library: Library) -> gr.Blocks:
         answer, index = library.ask(question, None, session.turns)
         notes = notices_html(answer.notices)
         for piece in pieces(answer.text)[:-1]:
-            shown = [*asked, {"role": "assistant", "content": message_html(piece, refused=answer.refused) + notes}]
+            shown = [*asked, {"role": "assistant", "content": message_html(piece, refused=answer.refused) + MORE}]
             yield shown, gr.skip(), gr.skip(), gr.skip(), session, ""
             time.sleep(STREAM_DELAY)
         final = message_html(answer.text, refused=answer.refused, short=answer.short) + notes
@@ -162,7 +163,7 @@ def build_app(library: Library) -> gr.Blocks:
             text += item.text
             if time.monotonic() - shown_at >= LLM_STREAM_EVERY:
                 shown_at = time.monotonic()
-                content = message_html(text) + "<span class='qa-meta'> …</span>"
+                content = message_html(text) + MORE
                 yield [*asked, {"role": "assistant", "content": content}], gr.skip(), gr.skip(), gr.skip(), session, ""
         assert result is not None  # the stream always ends with the checked result
         notices = result.answer.notices
