@@ -103,18 +103,8 @@ def index_build(
         from qa.index.store import Index
 
         Index.load(settings.index, settings.dense)
-    for problem in report.problems:
-        typer.echo(f"warning: skipped {problem}", err=True)
-    for aid in report.kept:
-        typer.echo(f"warning: kept the indexed version of {aid} (its file could not be read)", err=True)
-    for line in report.large:
-        typer.echo(
-            f"warning: {line}, over the {settings.large_article_mb:g} MB an article usually is: indexed, but an "
-            "article this long takes minutes to embed (QA_LARGE_ARTICLE_MB sets the limit)",
-            err=True,
-        )
-    for line in report.repaired:
-        typer.echo(f"warning: the index was damaged ({line}): its articles were embedded again", err=True)
+    for line in report.warnings(settings.large_article_mb):
+        typer.echo(line, err=True)
     if json_out:
         typer.echo(json.dumps(report.to_dict()))
         return
@@ -328,7 +318,7 @@ def serve_cmd(
 
     Examples:  qa serve   ·   qa serve --port 8080   ·   qa serve --index ~/news-index --articles ~/news
     """
-    from qa.app.web import serve
+    from qa.app.serve import serve
 
     serve(_settings(index=index, articles=articles, answerer=answerer), host=host, port=port)
 

@@ -199,7 +199,8 @@ def free_port() -> int:
 @contextmanager
 def serving(library: Library) -> Iterator[str]:
     """The chat app over `library` on 127.0.0.1 (a free port): yields its URL, stops it after."""
-    from qa.app.web import build_app, launch
+    from qa.app.serve import launch
+    from qa.app.web import build_app
 
     demo = launch(build_app(library), "127.0.0.1", free_port(), block=False)
     try:

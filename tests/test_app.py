@@ -456,7 +456,7 @@ def test_qa_serve_warns_of_each_skipped_file_large_article_and_repaired_segment(
 ) -> None:
     from typer.testing import CliRunner
 
-    import qa.app.web as web
+    import qa.app.serve as web
     from qa.cli import app
 
     served: list[Any] = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
 import time
 import traceback
@@ -26,8 +25,6 @@ import gradio as gr
 
 from qa.app.library import Library, Turn
 from qa.app.render import (
-    CSS,
-    LLM_CSS,
     chat_text,
     error_html,
     index_line,
@@ -39,9 +36,7 @@ from qa.app.render import (
     sources_html,
 )
 from qa.app.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from qa.config import Settings
-from qa.errors import QAError, SettingsError
-from qa.index.build import BuildReport
+from qa.errors import QAError
 from qa.llm.answerer import LLMResult
 from qa.search.query import MAX_QUESTION_CHARS
 
@@ -290,65 +285,3 @@ def build_app(library: Library) -> gr.Blocks:
         demo.load(info, outputs=[index_info], api_visibility="private")
     demo.queue(max_size=256)
     return demo
-
-
-def launch(demo: gr.Blocks, host: str | None = None, port: int | None = None, *, block: bool = True) -> gr.Blocks:
-    """Serve `demo` on host:port (Gradio's defaults when None: GRADIO_SERVER_NAME/PORT, else 127.0.0.1:7860);
-    `block=False` returns once it is listening."""
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        ssr_mode=False,
-        css=CSS + LLM_CSS,
-        prevent_thread_lock=not block,
-        max_file_size=MAX_UPLOAD_BYTES,
-        show_error=False,
-        quiet=not block,
-    )
-    return demo
-
-
-def check_port(host: str, port: int) -> None:
-    """Fail fast, before the index and model are loaded, when host:port cannot be listened on."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            raise SettingsError(
-                f"cannot listen on {host}:{port} ({e.strerror or e}): pass --port with a free port "
-                "(or --host with an address of this machine)"
-            ) from None
-
-
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """`qa serve` and `python app.py`: update the index from the articles and uploads folders (saying on stderr what
-    the build skipped, kept, found large or repaired, as `qa index build` does), load it once, serve the chat."""
-    host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
-    port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
-    check_port(host, port)
-    uploads = f" and {settings.uploads}" if settings.uploads.is_dir() else ""
-    print(f"qa: updating {settings.index} from {settings.articles}{uploads} …", file=sys.stderr)
-    library, report = Library.open(settings, progress=True)
-    for line in build_warnings(report, settings):
-        print(line, file=sys.stderr)
-    print(
-        f"qa: {report.articles} articles, {report.chunks} passages ({len(report.added)} added, "
-        f"{len(report.changed)} changed, {len(report.removed)} removed); open http://{host}:{port}",
-        file=sys.stderr,
-    )
-    launch(build_app(library), host, port)
-
-
-def build_warnings(report: BuildReport, settings: Settings) -> list[str]:
-    """One line for each file the build skipped or kept, each large article and each repaired segment: what
-    `qa index build` prints on stderr."""
-    lines = [f"warning: skipped {problem}" for problem in report.problems]
-    lines += [f"warning: kept the indexed version of {aid} (its file could not be read)" for aid in report.kept]
-    lines += [
-        f"warning: {line}, over the {settings.large_article_mb:g} MB an article usually is: indexed, but an article "
-        "this long takes minutes to embed (QA_LARGE_ARTICLE_MB sets the limit)"
-        for line in report.large
-    ]
-    lines += [f"warning: the index was damaged ({line}): its articles were embedded again" for line in report.repaired]
-    return lines

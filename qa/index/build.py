@@ -81,6 +81,21 @@ class BuildReport:
             **more,
         )
 
+    def warnings(self, large_article_mb: float) -> list[str]:
+        """One line for each file skipped or kept, each large article and each repaired segment: what `qa index
+        build` and `qa serve` print on stderr."""
+        lines = [f"warning: skipped {problem}" for problem in self.problems]
+        lines += [f"warning: kept the indexed version of {aid} (its file could not be read)" for aid in self.kept]
+        lines += [
+            f"warning: {line}, over the {large_article_mb:g} MB an article usually is: indexed, but an article this "
+            "long takes minutes to embed (QA_LARGE_ARTICLE_MB sets the limit)"
+            for line in self.large
+        ]
+        lines += [
+            f"warning: the index was damaged ({line}): its articles were embedded again" for line in self.repaired
+        ]
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,

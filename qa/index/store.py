@@ -157,8 +157,10 @@ class Index:
                 flat = faiss.read_index(str(index_dir / faiss_name))
                 seg_tokens = SegmentTokens(index_dir / tokens_name)
             except (OSError, RuntimeError, ValueError, KeyError) as e:
+                what = damaged(index_dir, manifest).get(seg) or f"{type(e).__name__} reading it"
                 raise IndexMismatchError(
-                    f"{index_dir} is damaged ({seg}: {type(e).__name__}): run `qa index build --rebuild`"
+                    f"{index_dir} is damaged ({seg}: {what}): run `qa index build` to embed what it held again, "
+                    "or `qa index build --rebuild`"
                 ) from None
             keep = [n for n, r in enumerate(rows) if _is_live(r, live, seg)]
             self.segment_rows[seg] = (len(self.chunks), len(self.chunks) + len(keep))
