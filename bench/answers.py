@@ -10,8 +10,8 @@ shipped weights were fitted on these very questions, so:
 --cv         each question is searched, its sentence chosen and its refusal judged with the weights fitted on the
              other half of both sets (squad-dev16 by article, realtimeqa-dev by quiz week): the fold weights
              `python -m train.rerank fit`, `train.sentences fit` and `train.gate fit` write to bench/results;
---span-cv    its fallback short answer comes from the span model of the fold that held its article out
-             (`python -m train.span --save`; squad-dev16);
+--span-cv    its fallback short answer comes from the span model fitted on the other half of both sets
+             (`python -m train.span --save`);
 --reader-cv  it is read by the fold reader that held its article out (`python -m train.reader train --fold 0|1`;
              squad-dev16: news questions are unseen by the shipped reader already).
 Writes bench/results/answers_<set>.json.
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rerank, sentence, gate = folds[fold_of[q.id]]
             answerer.retriever.reranker.weights, answerer.weights, answerer.gate = rerank, sentence, gate
         if spans_of:
-            spans.weights = lambda w=spans_of[article]: w  # type: ignore[misc]
+            spans.weights = lambda w=spans_of[q.id]: w  # type: ignore[misc]
         if readers:
             answerer.reader = readers[article]
         q = replace(q, source_articles=tuple(canonical.get(a, a) for a in q.source_articles))

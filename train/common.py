@@ -112,8 +112,8 @@ def fold_readers(squad: Path) -> dict[str, Any]:
 
 
 def fold_span_weights() -> dict[str, np.ndarray]:
-    """Article -> the short-answer weights of the cross-validation fold that held it out (`python -m train.span
-    --save`, in bench/results/span_fold*.npz)."""
+    """Question id -> the short-answer weights of the half that held it out (`python -m train.span --save`, in
+    bench/results/span_fold*.npz)."""
     from qa.answer import spans
 
     out = {}

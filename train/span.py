@@ -1,13 +1,15 @@
-"""Learn the short-answer span model (qa/answer/spans.py) on squad-dev16, with cross-validation by article.
+"""Learn the short-answer span model (qa/answer/spans.py) on squad-dev16 and realtimeqa-dev together,
+cross-validated on the halves every part uses (squad-dev16 by article, realtimeqa-dev by quiz week).
 
-    python -m train.sentences dump --no-reader --sets squad-dev16   # first: every question's candidate sentences
-    python -m train.span [--folds 4] [--save]
+    python -m train.sentences dump --no-reader   # first: every question's candidate sentences, both sets
+    python -m train.span [--save]
 
 For each question, every sentence among the answerer's candidates that holds a gold answer is a training
 group; its candidates' target is the set with the best token F1 against the gold answers. The model is a
-listwise softmax over a group's candidates, fitted by full-batch Adam with L2. Reported: EM/F1 of the span
-picked in the sentence the answerer chooses (gate off), with weights fitted on the other folds' articles
-(held out) and fitted on all (what ships, written to qa/data/span_model.npz with --save).
+listwise softmax over a group's candidates, fitted by full-batch Adam with L2. Reported for each set: EM/F1 of
+the span picked in the sentence the answerer chooses (gate off), with weights fitted on the other half of both
+sets (held out) and fitted on all (what ships, written to qa/data/span_model.npz with --save; each half's model
+to bench/results/span_fold<k>.npz for `bench.answers --span-cv`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import argparse
 import json
 import pickle
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,20 @@ import scipy.sparse as sp
 from qa import learned
 from qa.answer import spans
 from qa.eval.metrics import exact_match, f1
-from train.common import RESULTS, data_dir, stamp, write_npz_model
+from train.common import RESULTS, SETS, data_dir, stamp, write_npz_model
 
-DATA = RESULTS / "sentences_squad-dev16_plain.pkl"
 CACHE = RESULTS / "span_cands.pkl"
+
+
+def dumps() -> list[dict[str, Any]]:
+    """Both sets' `train.sentences dump --no-reader` rows, each with its set's name."""
+    rows = []
+    for name in SETS:
+        path = RESULTS / f"sentences_{name}_plain.pkl"
+        if not path.exists():
+            raise SystemExit(f"error: {path} is missing: run `python -m train.sentences dump --no-reader` first")
+        rows += [{**r, "set": name} for r in pickle.loads(path.read_bytes())]
+    return rows
 
 
 def featurize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -156,45 +167,41 @@ def evaluate(rows: list[dict[str, Any]], w: np.ndarray) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--folds", type=int, default=4)
-    ap.add_argument("--data", type=Path, default=DATA, help="`python -m train.sentences dump`'s output")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--save", action="store_true")
     ap.add_argument("--heuristic", action="store_true", help="also score the rule-based short answer")
-    ap.add_argument("--refeaturize", action="store_true")
+    ap.add_argument("--refeaturize", action="store_true", help="parse the dumps again (after a new dump)")
     args = ap.parse_args()
     if CACHE.exists() and not args.refeaturize:
         rows = pickle.loads(CACHE.read_bytes())
     else:
-        rows = featurize(pickle.loads(args.data.read_bytes()))
+        rows = featurize(dumps())
         CACHE.write_bytes(pickle.dumps(rows))
-    articles = sorted({r["source"] for r in rows})
-    folds = [set(articles[i :: args.folds]) for i in range(args.folds)]
-    held = []
-    for k, test in enumerate(folds if args.folds > 1 else []):
-        w = fit(training_items([r for r in rows if r["source"] not in test]), args.l2, args.steps)
-        res = evaluate([r for r in rows if r["source"] in test], w)
+    held: dict[str, list[dict[str, float]]] = {name: [] for name in SETS}
+    for k in (0, 1):
+        w = fit(training_items([r for r in rows if r["fold"] != k]), args.l2, args.steps)
+        for name in SETS:
+            held[name].append(evaluate([r for r in rows if r["fold"] == k and r["set"] == name], w))
         if args.save:  # for `bench.answers --span-cv`: each question answered by a model that never saw it
             nz = np.flatnonzero(np.abs(w) > 1e-4)
             RESULTS.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(
-                RESULTS / f"span_fold{k}.npz", index=nz.astype(np.int32), value=w[nz], held=sorted(test)
-            )
-        print(f"fold {k}: {json.dumps(res)}", flush=True)
-        held.append(res)
-    n = sum(h["n"] for h in held) or 1
-    cv = {m: sum(h[m] * h["n"] for h in held) / n for m in ("exact_match", "f1", "oracle_f1")}
+            ids = sorted(str(r["id"]) for r in rows if r["fold"] == k)
+            np.savez_compressed(RESULTS / f"span_fold{k}.npz", index=nz.astype(np.int32), value=w[nz], held=ids)
+    cv = {}
+    for name, parts in held.items():
+        n = sum(h["n"] for h in parts) or 1
+        cv[name] = {m: round(sum(h[m] * h["n"] for h in parts) / n, 4) for m in ("exact_match", "f1", "oracle_f1")}
     w = fit(training_items(rows), args.l2, args.steps)
-    fitted = evaluate(rows, w)
-    print(json.dumps({"cross_validated": cv, "fit_on_all": fitted, "l2": args.l2}), flush=True)
+    fitted = {name: evaluate([r for r in rows if r["set"] == name], w) for name in SETS}
+    print(json.dumps({"held out (2 folds)": cv, "fitted on all": fitted, "l2": args.l2}, indent=1), flush=True)
     if args.heuristic:
-        print(json.dumps({"heuristic": heuristic(rows)}), flush=True)
+        print(json.dumps({name: heuristic([r for r in rows if r["set"] == name]) for name in SETS}), flush=True)
     if args.save:
         nz = np.flatnonzero(np.abs(w) > 1e-4)
-        held = {f"squad-dev16 F1 in the chosen sentence ({args.folds}-fold by article)": round(cv["f1"], 4)}
-        made = stamp("train/span.py", {"squad-dev16": data_dir("squad-dev16")}, held)
+        scores = {f"{name} F1 in the chosen sentence (held out)": cv[name]["f1"] for name in SETS}
+        made = stamp("train/span.py", {name: data_dir(name) for name in SETS}, scores)
         arrays = {"index": nz.astype(np.int32), "value": w[nz].astype(np.float16)}
         write_npz_model(learned.data_dir() / "span_model.npz", arrays, made)
 
