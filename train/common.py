@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import RESULTS, ROOT, data_dir, questions
 from qa import learned
 from qa.config import Settings
 from qa.embed.embedder import load_embedder
@@ -21,20 +22,7 @@ from qa.files import write_atomic
 from qa.index.build import build
 from qa.pipeline import QA
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"  # intermediate files (git-ignored)
-
-
-def data_dir(name: str) -> Path:
-    """The folder of a public question set, or exit with the one-line reason it is not here."""
-    folder = sets.find(name)
-    if folder is None:
-        raise SystemExit(f"error: {sets.missing(name)}")
-    return folder
-
-
-def questions(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (folder / "questions.jsonl").read_text().splitlines() if line.strip()]
+__all__ = ["RESULTS", "ROOT", "data_dir", "questions"]  # the benchmarks' own, shared with the recipes
 
 
 def open_qa(articles: Path, index: Path, **settings: Any) -> QA:
