@@ -211,15 +211,15 @@ def fit_and_report(args: argparse.Namespace) -> None:
     rows = [{**r, "x": [r["x"][i] for i in pick]} for r in pickle.loads(ROWS.read_bytes())]
     held_out = {}
     shipped = shipped_gate()
-    fitted = [r for r in rows if (r["set"], r["kind"]) != ("realtimeqa-dev", "away")]  # its labels: see news_rows
+    train = [r for r in rows if (r["set"], r["kind"]) != ("realtimeqa-dev", "away")]  # its labels: see news_rows
     for fold in (0, 1):
-        w, b = fit([r for r in fitted if r["fold"] != fold], args.refused)
+        w, b = fit([r for r in train if r["fold"] != fold], args.refused)
         held_out[f"scored on half {fold}"] = score([r for r in rows if r["fold"] == fold], w, b)
-        fitted = dict(zip(names, w.tolist(), strict=True))
-        gate = {**asdict(shipped), **dict.fromkeys(GATE_SIGNALS, 0.0), **fitted, "bias": b}
+        weights = dict(zip(names, w.tolist(), strict=True))
+        gate = {**asdict(shipped), **dict.fromkeys(GATE_SIGNALS, 0.0), **weights, "bias": b}
         (RESULTS / f"gate_fold{fold}.json").write_text(json.dumps(gate))  # for `bench.answers --cv`
     current = np.array([getattr(shipped, n, 0.0) for n in names])
-    w, b = fit(fitted, args.refused)
+    w, b = fit(train, args.refused)
     results = {
         "signals": names,
         "held_out": held_out,
