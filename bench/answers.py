@@ -44,7 +44,7 @@ def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate
     for fold in (0, 1):
         rerank = json.loads((RESULTS / f"rerank_fold{fold}.json").read_text())
         sentence = json.loads((RESULTS / f"sentences{suffix}_fold{fold}.json").read_text())
-        gate = json.loads((RESULTS / f"gate_fold{fold}.json").read_text())
+        gate = json.loads((RESULTS / f"gate{suffix}_fold{fold}.json").read_text())
         out[fold] = (Weights(**rerank), SentenceWeights(**sentence), Gate(**gate))
     return out
 

@@ -2,6 +2,7 @@
 
     python -m train.gate dump [--sets ...] [--limit 1500] [--drop 0.3] [--seed 7] [--no-reader]
     python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--save]
+    python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
 Ways of making questions the index cannot answer, with answerable ones beside them:
 
@@ -22,7 +23,10 @@ away     realtimeqa-dev, as on squad-dev16: the news index without the question'
 fits a logistic regression (each set weighing the same) on one half of each set (squad-dev16 by article,
 realtimeqa-dev by week) and scores the other half, both ways: refusal precision and recall per set and kind, and
 the answerable questions refused. Its bias is set so that at most --refused of each set's answerable questions in
-the training half are refused. --save writes the gate fitted on all, stamped, to qa/data/gate.json.
+the training half are refused. --save writes the gate fitted on all, stamped, to qa/data/gate.json. --plain fits
+it without the reader's two signals (qa.answer.gate.READER_SIGNALS), for qa/data/gate_plain.json: on the same rows,
+whose other signals were taken with the reader's choice of sentence (a `dump --no-reader` would take them without;
+it costs the dump's 40 minutes again).
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.answer.gate import GATE_SIGNALS, shipped_gate
+from qa import learned
+from qa.answer.gate import GATE_SIGNALS, READER_SIGNALS, shipped_gate
 from qa.eval.metrics import contains_answer
 from qa.ingest.chunk import sentence_spans
 from qa.pipeline import QA
@@ -206,18 +211,20 @@ def score(rows: list[dict[str, Any]], w: np.ndarray, b: float) -> dict[str, dict
 
 
 def fit_and_report(args: argparse.Namespace) -> None:
-    names = args.names.split(",")
+    names = [n for n in args.names.split(",") if not (args.plain and n in READER_SIGNALS)]
+    suffix = "_plain" if args.plain else ""
     pick = [EVERY.index(n) for n in names]
     rows = [{**r, "x": [r["x"][i] for i in pick]} for r in pickle.loads(ROWS.read_bytes())]
     held_out = {}
-    shipped = shipped_gate()
+    plain_shipped = args.plain and (learned.data_dir() / "gate_plain.json").exists()
+    shipped = shipped_gate(not plain_shipped)  # its least_support is kept; its weights are compared with
     train = [r for r in rows if (r["set"], r["kind"]) != ("realtimeqa-dev", "away")]  # its labels: see news_rows
     for fold in (0, 1):
         w, b = fit([r for r in train if r["fold"] != fold], args.refused)
         held_out[f"scored on half {fold}"] = score([r for r in rows if r["fold"] == fold], w, b)
         weights = dict(zip(names, w.tolist(), strict=True))
         gate = {**asdict(shipped), **dict.fromkeys(GATE_SIGNALS, 0.0), **weights, "bias": b}
-        (RESULTS / f"gate_fold{fold}.json").write_text(json.dumps(gate))  # for `bench.answers --cv`
+        (RESULTS / f"gate{suffix}_fold{fold}.json").write_text(json.dumps(gate))  # for `bench.answers --cv`
     current = np.array([getattr(shipped, n, 0.0) for n in names])
     w, b = fit(train, args.refused)
     results = {
@@ -228,10 +235,10 @@ def fit_and_report(args: argparse.Namespace) -> None:
         "gate": {**{n: round(float(v), 4) for n, v in zip(names, w, strict=True)}, "bias": round(b, 4)},
     }
     print(json.dumps(results, indent=1))
-    (RESULTS / "gate.json").write_text(json.dumps(results, indent=1) + "\n")
+    (RESULTS / f"gate{suffix}.json").write_text(json.dumps(results, indent=1) + "\n")
     if args.save:
         weights = {**asdict(shipped), **dict.fromkeys(GATE_SIGNALS, 0.0), **results["gate"]}
-        write_json_model("gate", weights, stamp("train/gate.py", {s: data_dir(s) for s in SETS}, held_out))
+        write_json_model(f"gate{suffix}", weights, stamp("train/gate.py", {s: data_dir(s) for s in SETS}, held_out))
 
 
 def main() -> None:
@@ -246,6 +253,7 @@ def main() -> None:
     f = sub.add_parser("fit")
     f.add_argument("--names", default=",".join(GATE_SIGNALS), help="the signals to fit on (comma-separated)")
     f.add_argument("--refused", type=float, default=0.05, help="answerable questions a gate may refuse")
+    f.add_argument("--plain", action="store_true", help="without the reader's signals: qa/data/gate_plain.json")
     f.add_argument("--save", action="store_true", help="write the fitted gate to qa/data/gate.json, stamped")
     args = ap.parse_args()
     if args.command == "fit":

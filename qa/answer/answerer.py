@@ -56,7 +56,7 @@ class Answerer:
         self.sentences = retriever.sentences
         self.threshold = threshold
         self._weights = weights
-        self.gate = gate or shipped_gate()
+        self._gate = gate
 
     @property
     def weights(self) -> SentenceWeights:
@@ -66,6 +66,15 @@ class Answerer:
     @weights.setter
     def weights(self, value: SentenceWeights) -> None:
         self._weights = value
+
+    @property
+    def gate(self) -> Gate:
+        """The gate given, else the one fitted with the reader's signals or, without a reader, the one without."""
+        return self._gate or shipped_gate(self.reader is not None)
+
+    @gate.setter
+    def gate(self, value: Gate) -> None:
+        self._gate = value
 
     def ask(
         self,

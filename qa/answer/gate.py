@@ -1,6 +1,7 @@
 """The refusal gate: whether the passages found answer the question at all.
 
-A logistic model (Gate, qa/data/gate.json, fitted by `python -m train.gate`) over the signals below; an answer is
+A logistic model (Gate, qa/data/gate.json, fitted by `python -m train.gate`; without the reader
+qa/data/gate_plain.json, fitted with the reader's two signals left out) over the signals below; an answer is
 refused below 0, when the best passages hold less than `least_support` of the question's words, or when the
 question names something none of them holds (qa.answer.names).
 """
@@ -51,9 +52,13 @@ class Gate:
         return sum(getattr(self, name) * signals[name] for name in GATE_SIGNALS) + self.bias
 
 
+READER_SIGNALS = ("reader", "reader_any")  # what a gate without the reader cannot weigh
+
+
 @functools.cache
-def shipped_gate() -> Gate:
-    return learned.weights("gate", Gate)
+def shipped_gate(reader: bool = True) -> Gate:
+    """The gate fitted with the reader's signals, or (reader=False) without them."""
+    return learned.weights("gate" if reader else "gate_plain", Gate)
 
 
 def support(index: Index, found: SearchResult, asked: bool = False) -> float:
