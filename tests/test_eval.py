@@ -27,7 +27,7 @@ from qa.eval.metrics import (
     refusal_metrics,
     retrieval_metrics,
 )
-from qa.eval.questions import check_questions, load_questions
+from qa.eval.questions import article_texts, check_questions, load_questions
 from qa.eval.run import Row, details, summarize
 from qa.ingest.read import read_file
 from qa.text import normalize
@@ -69,16 +69,23 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 
 @pytest.mark.slow
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
-    """What the seeds measured at the last change: every quote exact and from a source article, every answer
-    within 5 passages, 10 of 13 unanswerable questions refused, 38 of 46 answer sentences right and F1 0.70
-    over the answerable questions. (With the reader, F1 rose from 0.53 to 0.72 and one answer sentence was
-    lost: 39 of 46 before. Lowering any of these needs as plain a reason.)"""
+    """What the seeds measured at the last change (76 questions, 63 answerable, 13 not): every quote exact, every
+    answer within 10 passages and all but one within 5, 8 of 13 unanswerable questions refused, 48 of 63 answer
+    sentences right, F1 0.67. Lowered from 59 questions' 1.0 / 10 of 13 / 38 of 46 / 0.70 when the learned parts
+    were fitted on news and SQuAD together (issue 19) and the 17 dated questions were added: on the 59 older
+    questions 45 are right where 48 were (the refusals of no-schedule and no-observers and the answer to
+    rhodes-title-2013 lost), of the 17 new ones 11; conflict-length cites the 2012 article for "according to the
+    2013 article" (its quote exact, its article not a source: citation accuracy 59 of 60). docs/measurements.md has
+    the table. Lowering any of these needs as plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
-    assert report["citation"]["accuracy"] == 1.0
-    assert report["retrieval"]["hit@5"] == 1.0
-    assert report["refusal"]["recall"] >= 10 / 13
-    assert report["answer"]["sentence_accuracy"] >= 38 / 46
-    assert report["answer"]["f1"] >= 0.70
+    texts = article_texts(SEEDS)
+    quotes = [c for r in report["questions"] for c in r["citations"]]
+    assert quotes and all(texts[c["article"]][c["start"] : c["end"]] == c["quote"] for c in quotes)
+    assert report["citation"]["accuracy"] >= 59 / 60
+    assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 62 / 63
+    assert report["refusal"]["recall"] >= 8 / 13
+    assert report["answer"]["sentence_accuracy"] >= 48 / 63
+    assert report["answer"]["f1"] >= 0.67
 
 
 @pytest.mark.slow

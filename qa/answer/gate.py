@@ -55,10 +55,14 @@ class Gate:
 READER_SIGNALS = ("reader", "reader_any")  # what a gate without the reader cannot weigh
 
 
-@functools.cache
 def shipped_gate(reader: bool = True) -> Gate:
-    """The gate fitted with the reader's signals, or (reader=False) without them."""
-    return learned.weights("gate" if reader else "gate_plain", Gate)
+    """The gate fitted with the reader's signals, or (reader=False) without them; one object each per process."""
+    return _gate("gate" if reader else "gate_plain")
+
+
+@functools.cache
+def _gate(name: str) -> Gate:
+    return learned.weights(name, Gate)
 
 
 def support(index: Index, found: SearchResult, asked: bool = False) -> float:
