@@ -228,3 +228,15 @@ def test_a_follow_up_asking_where_it_took_place_is_answered_about_the_same_meeti
     follow = chat.ask("Where did it take place?")  # "take place" is the question's form, not its content
     assert not follow.refused and follow.citations[0].article == G8_2013
     assert "Enniskillen" in follow.citations[0].quote
+
+
+def test_without_the_reader_the_gate_fitted_without_its_signals_judges(seed_qa: QA) -> None:
+    from qa.answer.answerer import Answerer
+    from qa.answer.gate import shipped_gate
+
+    plain = Answerer(seed_qa.retriever, reader=False)
+    assert plain.reader is None and plain.gate is shipped_gate(False)
+    assert seed_qa.answerer.gate is shipped_gate(True)
+    # the reader's signals sit at their floor without it: a gate that weighs them would refuse this
+    answer = plain.ask("How long did the meeting in Mexico last?")
+    assert not answer.refused and "two hours" in answer.citations[0].quote

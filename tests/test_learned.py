@@ -26,6 +26,7 @@ from tests.helpers import ROOT
 # Each JSON weight set and the dataclass it is (the .npz ones are arrays: the reader and the span model).
 JSON_MODELS: dict[str, type] = {
     "gate": Gate,
+    "gate_plain": Gate,
     "rerank": Weights,
     "sentence_weights": SentenceWeights,
     "sentence_weights_plain": SentenceWeights,
@@ -78,7 +79,8 @@ def test_every_json_weight_set_loads_into_its_dataclass(name: str) -> None:
 
 
 def test_the_shipped_helpers_load_the_data() -> None:
-    assert shipped_gate() == learned.weights("gate", Gate)
+    assert shipped_gate() == shipped_gate(True) == learned.weights("gate", Gate)
+    assert shipped_gate(False) == learned.weights("gate_plain", Gate) != shipped_gate(True)
     assert rerank_weights() == learned.weights("rerank", Weights)
     assert verify_weights() == learned.weights("verify", VerifyWeights)
     assert sentence_weights(True) == learned.weights("sentence_weights", SentenceWeights)
