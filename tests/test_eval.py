@@ -91,8 +91,9 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 5 not reached: refusal recall 0.769 < 0.8 (no-interpreter, no-russian-ambassador, no-arms-value "
-    "answered: near misses about the same story, which need reading); strict: passing fails, drop this marker",
+    reason="issue 5 not reached: refusal recall 0.615 < 0.8 (no-schedule, no-interpreter, no-russian-ambassador, "
+    "no-observers, no-arms-value answered: near misses about the same story, which need reading); strict: passing "
+    "fails, drop this marker",
 )
 def test_seed_eval_meets_the_issue_floors(seed_eval: dict[str, Any]) -> None:
     report = json.loads((seed_eval["out"] / "report.json").read_text())
