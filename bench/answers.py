@@ -12,8 +12,8 @@ shipped weights were fitted on these very questions, so:
              `python -m train.rerank fit`, `train.sentences fit` and `train.gate fit` write to bench/results;
 --span-cv    its fallback short answer comes from the span model fitted on the other half of both sets
              (`python -m train.span --save`);
---reader-cv  it is read by the fold reader that held its article out (`python -m train.reader train --fold 0|1`;
-             squad-dev16: news questions are unseen by the shipped reader already).
+--reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
+             on news only for readers prepared on both sets: the shipped reader never saw news).
 Writes bench/results/answers_<set>.json.
 """
 
@@ -34,7 +34,7 @@ from qa.eval.questions import load_questions
 from qa.eval.run import RETRIEVE_K, details, score, summarize
 from qa.search.dates import parse_date
 from qa.search.rerank import Weights
-from train.common import fold_readers, fold_span_weights, open_set, set_questions
+from train.common import fold_readers, fold_span_weights, half_readers, open_set, set_questions
 
 
 def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate]]:
@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dates = {aid: parse_date(a.date) for aid, a in qa.index.articles.items()}
     folds = fold_weights(not args.no_reader) if args.cv else {}
     spans_of = fold_span_weights() if args.span_cv else {}
-    readers = fold_readers(folder) if args.reader_cv else {}
+    readers: dict[Any, Any] = {}
+    if args.reader_cv:  # squad-dev16's by article; a news question's by its half
+        readers = fold_readers(folder) if args.set == "squad-dev16" else half_readers()
     shipped = spans.weights
     answerer.ask("warm up the caches")
     rows = []
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if spans_of:
             spans.weights = lambda w=spans_of[q.id]: w  # type: ignore[misc]
         if readers:
-            answerer.reader = readers[article]
+            answerer.reader = readers[article] if args.set == "squad-dev16" else readers[fold_of[q.id]]
         q = replace(q, source_articles=tuple(canonical.get(a, a) for a in q.source_articles))
         rows.append(score(q, answerer.ask(q.question, retrieve_k=RETRIEVE_K, as_of=q.asked_at), texts, dates=dates))
     spans.weights = shipped  # type: ignore[assignment]

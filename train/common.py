@@ -99,6 +99,21 @@ def fold_readers(squad: Path) -> dict[str, Any]:
     return out
 
 
+def half_readers() -> dict[int, Any]:
+    """Half (0 or 1) -> the reader trained on the other half of both sets (`python -m train.reader train --fold`)."""
+    from qa.answer.reader import Reader
+
+    out = {}
+    for path in sorted(RESULTS.glob("reader_fold*.npz")):
+        with np.load(path) as z:
+            half = json.loads(str(z["info"])).get("held_fold")
+        if half in (0, 1):
+            out[half] = Reader(path)
+    if len(out) < 2:
+        raise SystemExit("error: no fold readers of both sets: run `python -m train.reader train --fold 0|1` first")
+    return out
+
+
 def fold_span_weights() -> dict[str, np.ndarray]:
     """Question id -> the short-answer weights of the half that held it out (`python -m train.span --save`, in
     bench/results/span_fold*.npz)."""

@@ -1,18 +1,19 @@
 """Train qa's reader (qa/answer/reader.py): the packaged all-MiniLM-L6-v2 with rank-R updates and a start/end head.
 
-    python -m train.reader prepare                 # qa's own retrieval for every squad-dev16 question
+    python -m train.reader prepare [--sets ...]    # qa's own retrieval for every question of both sets
     python -m train.reader train --fold 0|1        # held-out figures: bench/results/reader_fold{F}.npz
     python -m train.reader train --all             # what ships: qa/data/reader.npz
     [--device cuda] [--epochs 3] [--rank 16] [--lr 1e-3]
 
 The reader reads the passages qa's retriever returns for a question, as `qa ask` does, so it is trained on them:
-`prepare` indexes the 16 squad-dev16 articles, retrieves the best K passages of each question and writes, per
-question, one example with those K passages (the passage holding the gold answer put in place of the K-th when
-retrieval missed it) and one example of K passages holding no gold answer string at all (the same question's
-next-best passages): the answer is then "none of these", pointed at by the passages' [CLS] tokens, as SQuAD 2.0
-readers learn it. The loss is normalised over all K passages together (Clark & Gardner 2018, "shared
-normalisation"), so that span scores compare across passages: the reader chooses the passage too, not only the
-span. Targets are every occurrence of a gold answer in the passages of the question's own article.
+`prepare` (train/reader_data.py) retrieves the best K passages of each question of squad-dev16 and realtimeqa-dev
+and writes, per question, one example with those K passages (the passage holding the gold answer put in place of
+the K-th when retrieval missed it) and one example of K passages holding no gold answer string at all (the same
+question's next-best passages): the answer is then "none of these", pointed at by the passages' [CLS] tokens, as
+SQuAD 2.0 readers learn it. The shipped reader was trained before news was added (its stamp: squad-dev16 only);
+retraining on both takes a GPU (`--device cuda`, minutes) or most of a day on 2 cores. The loss is normalised
+over all K passages together (Clark & Gardner 2018, "shared normalisation"), so that span scores compare across
+passages: the reader chooses the passage too, not only the span. Targets: train/reader_data.py.
 
 `prepare --near-misses` adds, per question, its K passages with every sentence holding a gold answer deleted,
 answered "none" (SQuAD 2.0's near misses: the question's own story without its fact, what `qa ask` must refuse).
@@ -26,11 +27,11 @@ gold 0.39 / 0.44 against 0.40 / 0.45). A separate answerable output on [CLS] lea
 start/end learning from the rest as before, did worse on both (AUC 0.80 / 0.86, spans 0.36 / 0.43). Without near
 misses, --rank 64 (4.9 MB) read no better than the shipped 16: spans exactly gold 0.39 / 0.45.
 
-Folds split the articles (even / odd in name order): a fold's model is trained on the questions of the other
-half's articles, so that bench/answers.py --reader-cv answers every question with a reader that never saw its
-article. `train` needs torch and numpy only (it reads the token ids `prepare` wrote and the model's weights), so
-it runs as well on a GPU machine with no qa installed: `--model DIR` names a copy of the model (config.json,
-model.safetensors) there.
+Folds are train.common's halves (squad-dev16 by article, realtimeqa-dev by quiz week; data prepared before the
+`fold` column: article parity): a fold's model is trained on the other half, so that bench/answers.py --reader-cv
+answers every question with a reader that never saw it. `train` needs torch and numpy only (it reads the token
+ids `prepare` wrote and the model's weights), so it runs as well on a GPU machine with no qa installed: `--model
+DIR` names a copy of the model (config.json, model.safetensors) there.
 """
 
 from __future__ import annotations
@@ -51,139 +52,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may touch the network
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DATA = RESULTS / "reader_data.npz"
-K = 5  # passages an answer reads (`qa ask -k 5`)
-KINDS = ("answer", "none", "near")  # an example's passages: with the answer, other passages, the answer deleted
-
-
-def prepare(out: Path, near_misses: bool = False) -> None:
-    import tempfile
-
-    from qa.answer.reader import pair_tokenizer
-    from qa.eval import sets
-    from train.common import data_dir, open_qa
-    from train.gate import paragraph_spans
-
-    squad = data_dir("squad-dev16")
-    questions = [json.loads(line) for line in (squad / "questions.jsonl").read_text().splitlines() if line.strip()]
-    articles = sorted(p.name for p in (squad / "articles").glob("*.txt"))
-    tok = pair_tokenizer()
-    ids, meta, targets = [], [], []
-    missed = 0
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        qa = open_qa(squad / "articles", Path(tmp) / "index")
-        index, retriever = qa.index, qa.retriever
-        by_article: dict[str, list[Any]] = {}
-        for c in index.chunks:
-            by_article.setdefault(c.article, []).append(c)
-        for qn, q in enumerate(questions):
-            name = q["source_articles"][0]
-            text = index.articles[name].text
-            paras = paragraph_spans(text)
-            i = q.get("paragraph_index")
-            gold = [
-                (s, s + len(a))
-                for a in q["answers"]
-                for s in _occurrences(text, a)
-                if i is not None and i < len(paras) and paras[i][0] <= s < paras[i][1]
-            ]
-            if not gold:
-                continue
-            found = retriever.search(q["question"], K + 6).passages
-            chunks = [p.chunk for p in found]
-            pos = chunks[:K]
-            if not any(_holds(c, gold) for c in pos):
-                missed += 1
-                holding = [c for c in by_article[name] if _holds(c, gold)]
-                if not holding:
-                    continue
-                pos = [*pos[: K - 1], holding[0]]
-            neg = [c for c in chunks if not _said(c.text, q["answers"])][:K]
-            examples = [("answer", pos, [c.text for c in pos]), ("none", neg, [c.text for c in neg])]
-            near = [_without_answer(c.text, q["answers"]) for c in pos] if near_misses else []
-            if near and not any(_said(t, q["answers"]) for t in near):
-                examples.append(("near", pos, near))
-            for kind, group, texts in examples:
-                if len(group) < K:
-                    continue
-                e = len(meta)
-                enc = tok.encode_batch([(q["question"], t) for t in texts])
-                ids.append(np.array([_padded(x.ids) for x in enc], dtype=np.uint16))
-                meta.append((qn, articles.index(name), KINDS.index(kind)))
-                if kind != "answer":
-                    continue
-                for k, (c, x) in enumerate(zip(group, enc, strict=True)):
-                    if c.article != name:
-                        continue
-                    for a in q["answers"]:
-                        for s in _occurrences(c.text, a):
-                            span = _token_span(x, s, s + len(a))
-                            if span is not None:
-                                targets.append((e, k, *span))
-            if qn % 500 == 0:
-                print(f"{qn}/{len(questions)} questions, {time.perf_counter() - t0:.0f} s", flush=True)
-    # an answer example whose gold occurrences were all cut off by truncation has nothing to learn from
-    have = {t[0] for t in targets}
-    keep = [e for e, m in enumerate(meta) if m[2] or e in have]
-    renumber = {e: n for n, e in enumerate(keep)}
-    tgt = np.array([(renumber[t[0]], *t[1:]) for t in targets if t[0] in renumber], dtype=np.int32)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        out,
-        ids=np.stack([ids[e] for e in keep]),
-        question=np.array([meta[e][0] for e in keep], dtype=np.int32),
-        article=np.array([meta[e][1] for e in keep], dtype=np.int32),
-        none=np.array([meta[e][2] > 0 for e in keep], dtype=bool),
-        kind=np.array([meta[e][2] for e in keep], dtype=np.int8),
-        targets=tgt,
-        articles=np.array(articles),
-        data=np.array(json.dumps({"squad-dev16": sets.digest(squad)})),  # the training data, for the stamp
-    )
-    n = [sum(meta[e][2] == k for e in keep) for k in range(len(KINDS))]
-    print(
-        f"{len(keep)} examples ({n[0]} with an answer, {n[1]} of other passages, {n[2]} near misses) of {K} passages, "
-        f"{len(tgt)} answer positions; gold passage put in for {missed} questions retrieval missed; "
-        f"{time.perf_counter() - t0:.0f} s -> {out}"
-    )
-
-
-def _said(text: str, answers: list[str]) -> bool:
-    """Some gold answer occurs in the text, in any case."""
-    return any(a.lower() in text.lower() for a in answers)
-
-
-def _without_answer(text: str, answers: list[str]) -> str:
-    """The passage with every sentence that holds a gold answer (any case) deleted."""
-    from qa.ingest.chunk import sentence_spans
-
-    kept = [text[s:e] for s, e in sentence_spans(text, 0, len(text)) if not _said(text[s:e], answers)]
-    return " ".join(kept)
-
-
-def _occurrences(text: str, answer: str) -> list[int]:
-    out, at = [], text.find(answer)
-    while answer and at >= 0:
-        out.append(at)
-        at = text.find(answer, at + 1)
-    return out
-
-
-def _holds(chunk: Any, gold: list[tuple[int, int]]) -> bool:
-    return any(chunk.start <= s and e <= chunk.end for s, e in gold)
-
-
-def _padded(ids: list[int]) -> list[int]:
-    return ids + [0] * (MAX_LEN - len(ids))
-
-
-def _token_span(enc: Any, start: int, end: int) -> tuple[int, int] | None:
-    """The first and last passage token of the characters [start, end), or None when truncation cut them off."""
-    toks = [t for t, (sid, (a, b)) in enumerate(zip(enc.sequence_ids, enc.offsets, strict=True)) if sid == 1 and b > a]
-    first = next((t for t in toks if enc.offsets[t][1] > start), None)
-    last = next((t for t in reversed(toks) if enc.offsets[t][0] < end), None)
-    if first is None or last is None or last < first or enc.offsets[last][1] < end:
-        return None
-    return first, last
 
 
 # ---- training (torch and numpy only) -------------------------------------------------------------------------
@@ -198,7 +66,8 @@ def train(args: argparse.Namespace) -> None:
     ids = torch.from_numpy(z["ids"].astype(np.int64))
     article, none, tgt = z["article"], z["none"], z["targets"]
     kind = z["kind"] if "kind" in z.files else none.astype(np.int8)
-    held = (article % 2 == args.fold) if args.fold >= 0 else np.zeros(len(article), dtype=bool)
+    fold = z["fold"] if "fold" in z.files else article % 2
+    held = (fold == args.fold) if args.fold >= 0 else np.zeros(len(article), dtype=bool)
     train_ex, test_ex = np.flatnonzero(~held), np.flatnonzero(held)
     if args.limit:  # a smoke run
         train_ex, test_ex = train_ex[: args.limit], test_ex[: args.limit]
@@ -370,6 +239,7 @@ def save(
         "lr": args.lr,
         "batch": args.batch,
         "trained_on": trained_on,
+        "held_fold": args.fold,  # the half it never saw (-1: none, the shipped reader)
         "history": history,
     }
     out = Path(args.out) if args.out else (
@@ -407,6 +277,8 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare")
     p.add_argument("--out", type=Path, default=DATA)
+    p.add_argument("--sets", default="", help="comma-separated (default: squad-dev16,realtimeqa-dev)")
+    p.add_argument("--limit", type=int, default=0, help="the first N questions of each set (a smoke run)")
     p.add_argument(
         "--near-misses",
         action="store_true",
@@ -427,7 +299,9 @@ def main() -> None:
     t.add_argument("--limit", type=int, default=0, help="train on N examples and hold out N (a smoke run)")
     args = ap.parse_args()
     if args.cmd == "prepare":
-        prepare(args.out, args.near_misses)
+        from train.reader_data import prepare
+
+        prepare(args.out, args.near_misses, tuple(filter(None, args.sets.split(","))), args.limit)
         return
     if args.all == (args.fold >= 0):
         ap.error("train needs one of --fold 0|1 or --all")
