@@ -456,11 +456,13 @@ def test_qa_serve_warns_of_each_skipped_file_large_article_and_repaired_segment(
 ) -> None:
     from typer.testing import CliRunner
 
-    import qa.app.serve as web
+    import qa.app.serve as serve_module
     from qa.cli import app
 
     served: list[Any] = []
-    monkeypatch.setattr(web, "launch", lambda demo, host, port: served.append((host, port)))  # not serving: a test
+    monkeypatch.setattr(
+        serve_module, "launch", lambda demo, host, port: served.append((host, port))
+    )  # not serving: a test
     write(settings.articles, "bad.jsonl", '{"text": "A fine line about the summit."}\n{oops\n')
     write(settings.articles, "long.txt", "Long Read\n\n" + "The council met again on Monday to talk. " * 200)
     env = {"QA_LARGE_ARTICLE_MB": "0.006", "QA_UPLOADS": str(settings.uploads)}  # 6 KB: over the seeds' 3-4 KB

@@ -10,10 +10,10 @@ import re
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name} | {"sept": 9}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))  # longest first: "june" before "jun"
 _FULL_DATE = re.compile(
-    rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b"
-    rf"|\b(?P<day2>\d{{1,2}})\s+(?P<month2>{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\.?,?\s+"
+    rf"\b(?P<month>{_NAMES})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b"
+    rf"|\b(?P<day2>\d{{1,2}})\s+(?P<month2>{_NAMES})\.?,?\s+"
     rf"(?P<year2>(?:19|20)\d\d)\b"
     r"|\b(?P<iso>(?:19|20)\d\d-\d\d-\d\d)\b",
     re.IGNORECASE,

@@ -24,7 +24,7 @@ from qa.config import Settings
 from qa.embed.embedder import Embedder
 from qa.errors import QuestionError
 from qa.index.store import Index
-from qa.search.dates import parse_date, recent, window
+from qa.search.dates import recent, window
 from qa.search.query import Query, make_query
 from qa.search.rerank import Reranker
 from qa.search.sentences import Sentences
@@ -63,10 +63,9 @@ class Retriever:
         articles = list(index.articles)
         self.article_pos = {aid: n for n, aid in enumerate(articles)}
         self.row_article = np.array([self.article_pos[c.article] for c in index.chunks], dtype=np.int32)
-        self.article_dates = [parse_date(index.articles[aid].date) for aid in articles]
-        days = np.array([d.toordinal() if d else np.nan for d in self.article_dates], dtype=np.float64)
-        self.row_days = days[self.row_article] if len(self.row_article) else np.zeros(0)
         self.sentences = Sentences(index, embedder)
+        days = np.array([self.sentences.article_day(aid) for aid in articles], dtype=np.float64)
+        self.row_days = days[self.row_article] if len(self.row_article) else np.zeros(0)  # NaN: undated
         self.reranker = Reranker(self.sentences, self.row_days)
 
     def search(
@@ -187,13 +186,12 @@ class Retriever:
     def _prefer_latest(self, scored: dict[int, float]) -> dict[int, float]:
         """Among the 10 best candidates' articles, the newest dated one's chunks move to the front."""
         best = sorted(scored, key=lambda r: -scored[r])[:10]
-        dated = [(self.article_dates[self.row_article[r]], r) for r in best]
-        dated = [(d, r) for d, r in dated if d is not None]
+        dated = [self.row_days[r] for r in best if not np.isnan(self.row_days[r])]
         if not dated:
             return scored
-        newest = max(d for d, _ in dated)
+        newest = max(dated)
         top = max(scored.values())
-        return {r: s + (top if self.article_dates[self.row_article[r]] == newest else 0.0) for r, s in scored.items()}
+        return {r: s + (top if self.row_days[r] == newest else 0.0) for r, s in scored.items()}
 
 
 def _ms(since: float) -> float:
