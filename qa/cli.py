@@ -210,6 +210,8 @@ def ask_cmd(
     if json_out:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
+    if answer.heading:
+        typer.echo(f"{answer.heading}:")
     typer.echo(answer.text)
     if answer.short:
         typer.echo(f"\nShort answer: {answer.short}")

@@ -102,6 +102,14 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [list(t) for t in out]
 
 
+def answer_words(text: str) -> int:
+    """An answer's length in words, its [n] citation markers not counted."""
+    return sum(1 for w in text.split() if not _MARKER.fullmatch(w))
+
+
+_MARKER = re.compile(r"\[\d+\]")
+
+
 def coverage(idf: Mapping[str, float], words: Collection[str], total: float | None = None) -> float:
     """The IDF-weighted share of the question's words (`idf`: word -> weight) that `words` hold; `total` is the
     weights' sum when the caller has it already. 0 when the question has no weighted words."""

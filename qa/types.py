@@ -111,6 +111,19 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One dated article of a timeline answer: its key sentence is citation `citation`."""
+
+    date: str | None
+    article: str
+    title: str
+    citation: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date, "article": self.article, "title": self.title, "citation": self.citation}
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     text: str
@@ -124,10 +137,12 @@ class Answer:
     support: float = 0.0  # share of the question's words (IDF-weighted) that the best passages hold
     confidence: float = 0.0  # the refusal gate's value: below 0 the answer is refused
     period: Period | None = None
+    kind: str = "fact"  # the kind of answer the question wants (qa.answer.forms): fact, reason, list, comparison, ...
+    timeline: tuple[TimelineEntry, ...] = ()  # a timeline answer's entries, in date order
 
     def to_dict(self) -> dict[str, Any]:
         """docs/design.md's `qa ask --json` shape."""
-        return {
+        out = {
             "question": self.question,
             "answer": self.text,
             "short_answer": self.short,
@@ -135,7 +150,28 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": self.timings_ms,
+            "kind": self.kind,
         }
+        if self.kind == "timeline":
+            out["timeline"] = [e.to_dict() for e in self.timeline]
+        return out
+
+    @property
+    def articles(self) -> list[str]:
+        """The cited articles, in the order they are first cited."""
+        return list(dict.fromkeys(c.article for c in self.citations))
+
+    @property
+    def heading(self) -> str | None:
+        """What an answer of several sentences is ("Summary of 2 articles"); None for a fact or a refusal."""
+        what = _HEADINGS.get(self.kind)
+        if what is None or self.refused:
+            return None
+        n = len(self.articles)
+        return f"{what} {n} article{'' if n == 1 else 's'}"
+
+
+_HEADINGS = {"list": "Account from", "comparison": "Comparison of", "summary": "Summary of", "timeline": "Timeline of"}
 
 
 def shown_date(date: str | None, inferred: bool = False) -> str:

@@ -3,6 +3,7 @@ through gradio_client, `qa serve`, and 20 conversations at once. The browser sid
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -240,6 +241,21 @@ def test_chat_endpoint_answers_follows_up_refuses_and_clears(settings: Settings,
         assert chat == [] and sources == "" and answer is None
         chat, *_ = client.predict(MEETING, api_name="/ask")
         assert len(chat) == 2  # a new conversation
+
+
+@pytest.mark.slow  # a server on loopback
+def test_an_open_answer_shows_every_cited_sentence_in_the_sources_and_says_what_it_is(
+    settings: Settings, embedder: Embedder
+) -> None:
+    with running_app(settings, embedder) as (url, _):
+        chat, sources, _, answer, _ = _client(url).predict("What did Obama and Putin discuss?", api_name="/ask")
+        assert answer["kind"] == "list" and answer["short_answer"] is None and len(answer["citations"]) >= 2
+        message = chat[-1]["content"][0]["text"]
+        assert '<span class="qa-kind">Account from 2 articles</span>' in message and "Short answer" not in message
+        assert sources.count("<div class='qa-source'") == len(answer["citations"])
+        assert sources.count("<mark class='qa-quote'>") == len(answer["citations"])
+        for c in answer["citations"]:
+            assert f"data-n='{c['n']}'" in sources and html.escape(c["quote"], quote=True) in sources
 
 
 @pytest.mark.slow  # a server on loopback

@@ -73,6 +73,38 @@ def test_seed_question_then_an_uploaded_article_answered_in_the_browser(
     assert offsite == []  # offline: no fonts, scripts or telemetry fetched from anywhere else
 
 
+def test_summaries_and_timelines_show_what_they_are_and_every_cited_sentence_in_the_sources(
+    page: Page, settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    with running_app(settings, embedder) as (url, _):
+        page.goto(url)
+        ask_in_page(page, "Summarize the article about the 2013 meeting in Northern Ireland.")
+        answer = page.locator("#qa-chat .message-row").last
+        expect(answer.locator(".qa-kind")).to_have_text("Summary of 1 article")
+        expect(answer.locator(".qa-short")).to_have_count(0)
+        sources = page.locator("#qa-sources")
+        blocks = sources.locator(".qa-source")
+        expect(blocks.first.locator("mark.qa-quote")).to_contain_text("A critical meeting between President")
+        n = blocks.count()
+        assert n >= 3
+        expect(answer.locator(".qa-cite")).to_have_count(n)
+        for i in range(n):  # each cited passage with its own sentence highlighted
+            expect(blocks.nth(i).locator("mark.qa-quote")).to_have_count(1)
+            expect(blocks.nth(i).locator(".qa-cite")).to_have_text(f"[{i + 1}]")
+
+        ask_in_page(page, "Give me a timeline of the Obama-Putin meetings.")
+        answer = page.locator("#qa-chat .message-row").last
+        expect(answer.locator(".qa-kind")).to_have_text("Timeline of 2 articles")
+        expect(answer).to_contain_text("June 18, 2012 (Bloomberg News):")
+        expect(answer).to_contain_text("June 17, 2013 (U.S. News & World Report):")
+        lines = answer.inner_text().splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith("June 18, 2012"))
+        assert lines[first + 1].startswith("June 17, 2013")  # one dated line each
+        expect(sources.locator(".qa-source")).to_have_count(2)
+        expect(sources.locator(".qa-title").nth(1)).to_have_text("Obama, Putin Seek Common Ground on Syria")
+        assert screenshot(page, tmp_path, "timeline.png").stat().st_size > 10_000
+
+
 def test_article_markup_and_scripts_are_shown_as_text_never_run(
     page: Page, settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:

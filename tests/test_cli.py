@@ -167,8 +167,8 @@ def test_ask_json_matches_the_design_contract(settings: Settings, embedder: Embe
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out) == {"question", "answer", "short_answer", "refused", "citations", "passages", "timings_ms"}
-    assert out["refused"] is False and out["short_answer"] == "92,000"
+    assert set(out) == {"question", "answer", "short_answer", "refused", "citations", "passages", "timings_ms", "kind"}
+    assert out["refused"] is False and out["short_answer"] == "92,000" and out["kind"] == "fact"
     assert set(out["timings_ms"]) == {"retrieve", "read", "answer", "total"}  # DESIGN.md's three, and the reader's
     for c in out["citations"]:
         assert set(c) == {"n", "article", "title", "date", "start", "end", "quote"}
@@ -179,6 +179,21 @@ def test_ask_json_matches_the_design_contract(settings: Settings, embedder: Embe
     assert refused["refused"] is True and refused["citations"] == [] and refused["short_answer"] is None
     plain = qa("ask", "Who is the U.S. Ambassador to Russia?", "--index", str(settings.index)).stdout
     assert "Mike McFaul" in plain and "Short answer: Mike McFaul" in plain and "[1] Obama Prods Putin" in plain
+
+
+def test_ask_gives_a_timeline_with_its_entries_and_a_summary_under_its_heading(settings: Settings) -> None:
+    assert qa("index", "build", "--articles", str(settings.articles), "--index", str(settings.index)).exit_code == 0
+    result = qa("ask", "Give me a timeline of the Obama-Putin meetings.", "--index", str(settings.index), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["kind"] == "timeline" and out["short_answer"] is None and len(out["citations"]) == 2
+    assert [(e["date"], e["citation"]) for e in out["timeline"]] == [("2012-06-18", 1), ("2013-06-17", 2)]
+    assert [e["article"] for e in out["timeline"]] == [c["article"] for c in out["citations"]]
+    summary = "Summarize the article about the 2013 meeting in Northern Ireland."
+    plain = qa("ask", summary, "--index", str(settings.index))
+    lines = plain.stdout.splitlines()
+    assert lines[0] == "Summary of 1 article:" and "[1] Obama, Putin Seek Common Ground on Syria" in plain.stdout
+    assert "Short answer" not in plain.stdout
 
 
 @pytest.mark.slow  # the model copied and exported to ONNX anew

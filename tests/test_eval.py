@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,23 +71,40 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 
 @pytest.mark.slow
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
-    """What the seeds measured at the last change (76 questions, 63 answerable, 13 not): every quote exact, every
-    answer within 10 passages and all but one within 5, 8 of 13 unanswerable questions refused, 48 of 63 answer
-    sentences right, F1 0.67. Lowered from 59 questions' 1.0 / 10 of 13 / 38 of 46 / 0.70 when the learned parts
-    were fitted on news and SQuAD together (issue 19) and the 17 dated questions were added: on the 59 older
-    questions 45 are right where 48 were (the refusals of no-schedule and no-observers and the answer to
-    rhodes-title-2013 lost), of the 17 new ones 11; conflict-length cites the 2012 article for "according to the
-    2013 article" (its quote exact, its article not a source: citation accuracy 59 of 60). docs/measurements.md has
-    the table. Lowering any of these needs as plain a reason."""
+    """What the seeds measured at the last change (98 questions: 60 answerable fact questions, 25 open ones with
+    key facts, 13 unanswerable): every quote exact, every answer within 10 passages and all but one within 5, 8 of
+    13 unanswerable questions refused, 47 of 60 fact answers from the right sentence, F1 0.70, every citation but
+    one from a source article. The 76 questions before the open ones were added answer as they did; three of them
+    (g8-topics, g20-agreed, rel-last-year-agreed: what was discussed, what was agreed) are list questions now,
+    scored by their key facts, which leaves 47 of 60 fact questions right where 48 of 63 were (conflict-length
+    cites the 2012 article for "according to the 2013 article": its quote exact, its article not a source).
+    docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     texts = article_texts(SEEDS)
     quotes = [c for r in report["questions"] for c in r["citations"]]
     assert quotes and all(texts[c["article"]][c["start"] : c["end"]] == c["quote"] for c in quotes)
-    assert report["citation"]["accuracy"] >= 59 / 60
-    assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 62 / 63
+    assert report["citation"]["accuracy"] >= 81 / 82
+    assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 84 / 85
     assert report["refusal"]["recall"] >= 8 / 13
-    assert report["answer"]["sentence_accuracy"] >= 48 / 63
-    assert report["answer"]["f1"] >= 0.67
+    assert report["answer"]["sentence_accuracy"] >= 47 / 60
+    assert report["answer"]["f1"] >= 0.70
+
+
+@pytest.mark.slow
+def test_open_questions_name_their_key_facts_within_160_words_and_fact_questions_stay_facts(
+    seed_eval: dict[str, Any],
+) -> None:
+    """Issue 20's figures on the seeds: key-fact recall at least 0.80 (0.86 measured), no answer over 160 words,
+    every citation exact (above), no labelled fact question answered as another kind."""
+    report = json.loads((seed_eval["out"] / "report.json").read_text())
+    opened = report["open"]
+    assert opened["n"] >= 20 and opened["key_fact_recall"] >= 0.80 and opened["words_max"] <= 160
+    assert report["kinds"]["fact_as_other"] == 0.0
+    assert all(r["kind"] == r["kind_label"] for r in report["questions"] if r["answerable"])
+    rows = [r for r in report["questions"] if "key_fact_recall" in r]
+    assert all(r["short_answer"] is None and len(r["citations"]) >= 1 for r in rows if not r["refused"])
+    md = (seed_eval["out"] / "report.md").read_text()
+    assert "| key-fact recall |" in md and "## Kinds of answer" in md
 
 
 @pytest.mark.slow
@@ -110,8 +129,9 @@ def test_seed_eval_meets_the_issue_floors(seed_eval: dict[str, Any]) -> None:
 def test_eval_json_has_the_design_shape_and_rates_in_0_1(seed_eval: dict[str, Any]) -> None:
     summary = seed_eval["summary"]
     assert set(summary) == {
-        "n", "n_answerable", "n_unanswerable", "retrieval", "answer", "citation", "refusal", "latency_ms"
+        "n", "n_answerable", "n_unanswerable", "retrieval", "answer", "citation", "refusal", "latency_ms", "open"
     }  # fmt: skip
+    assert set(summary["open"]) == {"n", "key_fact_recall", "words_mean", "words_max", "refused", "latency_ms"}
     assert set(summary["retrieval"]) == {"hit@1", "hit@5", "hit@10", "mrr@10"}
     assert set(summary["answer"]) == {"exact_match", "f1", "sentence_accuracy"}
     assert set(summary["citation"]) == {"accuracy"}
@@ -120,7 +140,7 @@ def test_eval_json_has_the_design_shape_and_rates_in_0_1(seed_eval: dict[str, An
     questions = load_questions(QUESTIONS)
     assert summary["n"] == len(questions)
     assert summary["n_unanswerable"] == sum(not q.answerable for q in questions)
-    for group in ("retrieval", "answer", "citation", "refusal"):
+    for group in ("retrieval", "answer", "citation", "refusal"):  # "open" holds counts and lengths
         assert all(0.0 <= v <= 1.0 for v in summary[group].values()), summary[group]
     assert 0 < summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
 
@@ -183,6 +203,41 @@ def test_a_gold_answer_not_in_its_article_stops_the_eval_with_one_line_naming_ev
         assert qid in lines_out[0]
     assert "good:" not in lines_out[0] and "refuse:" not in lines_out[0]
     assert not index.exists()  # checked before anything was built
+
+
+def test_a_key_fact_not_in_its_article_or_a_bad_kind_is_one_error_line(tmp_path: Path) -> None:
+    good = {**json.loads(question("open", ["Mexico"], [G20_2012], "What did they discuss?")), "kind": "list"}
+    bad = {**good, "id": "bad-fact", "key_facts": [["Mexico"], ["Enniskillen"]]}
+    path = write(tmp_path, "q.jsonl", "\n".join(json.dumps(r) for r in (good | {"key_facts": [["Mexico"]]}, bad)))
+    with pytest.raises(QuestionsError) as e:
+        check_questions(load_questions(path), {G20_2012: seed_text(G20_2012)}, path)
+    assert "1 invalid question" in str(e.value) and "bad-fact: key fact 'Enniskillen' is not verbatim" in str(e.value)
+    for row, expected in (
+        ({**good, "kind": "essay"}, "kind 'essay' is not one of fact, reason, list, comparison, summary, timeline"),
+        ({**good, "key_facts": ["Mexico"]}, "key_facts must be a list of facts, each a list of acceptable strings"),
+        ({**good, "key_facts": [[]]}, "key_facts must be a list of facts"),
+    ):
+        with pytest.raises(QuestionsError, match=re.escape(expected)):
+            load_questions(write(tmp_path, "k.jsonl", json.dumps(row)))
+
+
+def test_key_fact_recall_is_the_share_of_facts_any_of_whose_strings_the_answer_names() -> None:
+    from qa.eval.questions import EvalQuestion
+    from qa.eval.run import score
+    from qa.types import Answer
+
+    q = EvalQuestion(
+        "open", "What did they discuss?", ("trade", "missile defense", "Syria"), (G8_2013,), "list", None, "list",
+        (("trade", "commercial ties"), ("missile defense",), ("Syria", "Assad")),
+    )  # fmt: skip
+    said = "They discussed commercial ties [1] and the war in Syria. [2]"
+    answer = Answer(q.question, said, None, (), False, (), {"total": 5.0}, kind="list")
+    row = score(q, answer, {G8_2013: seed_text(G8_2013)})
+    assert row.key_fact_recall == pytest.approx(2 / 3) and row.words == 9 and row.kind == "list"
+    refused = score(q, replace(answer, refused=True), {G8_2013: seed_text(G8_2013)})
+    assert refused.key_fact_recall == 0.0 and refused.words == 0
+    assert summarize([row, refused])["open"]["key_fact_recall"] == pytest.approx(1 / 3)
+    assert summarize([row])["answer"]["f1"] is None  # F1 and sentence accuracy are the fact questions'
 
 
 def test_invalid_questions_are_named_past_the_first_few(tmp_path: Path) -> None:
@@ -383,4 +438,8 @@ def test_a_source_article_saved_twice_counts_under_the_id_it_is_indexed_as(
     args = ["eval", "--articles", str(seeds_dir), "--questions", str(path), "--index", str(tmp_path / "index")]
     assert runner.invoke(app, [*args, "--out", str(tmp_path / "out")]).exit_code == 0
     row = json.loads((tmp_path / "out" / "report.json").read_text())["questions"][0]
+    assert row["first_hit"] is not None and row["citation_correct"] is True
+    again = ["eval", "--questions", str(path), "--index", str(tmp_path / "index"), "--out", str(tmp_path / "again")]
+    assert runner.invoke(app, again).exit_code == 0  # on the index as it is, without its articles folder
+    row = json.loads((tmp_path / "again" / "report.json").read_text())["questions"][0]
     assert row["first_hit"] is not None and row["citation_correct"] is True

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from qa.answer import names, sentences
+from qa.answer import forms, names, sentences
 from qa.answer.gate import Gate, gate_signals, shipped_gate
 from qa.answer.kinds import duration_in, holds_kind, short_answer, strict_kind, wants_clause
 from qa.answer.reader import Reader, Reading, shared_reader
@@ -86,14 +86,28 @@ class Answerer:
         follow_up: str | None = None,
         retrieve_k: int | None = None,
         as_of: dt.date | None = None,
+        kind: str | None = None,
     ) -> Answer:
         """Answer `question` from the best `k` passages (default: the settings' k), as asked on `as_of` (default:
         the settings' day, else today). A conversation passes `follow_up` (the user's own words, when `question` was
         widened with the previous turn's) with the previous turn's period and cited articles. `retrieve_k` > k
         retrieves more passages (all returned in `passages`, e.g. for hit@10) while the answer still reads only the
-        best k."""
+        best k. `kind`: the kind of answer wanted (qa.answer.forms; default: read from the question); a list,
+        comparison, summary or timeline is answered with several sentences (qa.answer.open)."""
         k = self.settings.k if k is None else k
+        kind = kind or forms.answer_kind(follow_up or question)
         t0 = time.perf_counter()
+        if kind in forms.OPEN:
+            from qa.answer.open import OPEN_K, ask_open
+
+            found = self.retriever.search(
+                forms.topic(question), max(k, OPEN_K, retrieve_k or k), period=period, articles=articles, as_of=as_of
+            )
+            t1 = time.perf_counter()
+            answer = ask_open(self, question, kind, found=found, articles=articles)
+            t3 = time.perf_counter()
+            timings = {"retrieve": _ms(t1 - t0), "answer": _ms(t3 - t1), "total": _ms(t3 - t0)}
+            return replace(answer, timings_ms=timings)
         found = self.retriever.search(question, max(k, retrieve_k or k), period=period, articles=articles, as_of=as_of)
         t1 = time.perf_counter()
         read = replace(found, passages=found.passages[:k]) if len(found.passages) > k else found
@@ -103,7 +117,7 @@ class Answerer:
         answer = self._compose(read, cands, feats, scores, follow_up, readings)
         t3 = time.perf_counter()
         timings = {"retrieve": _ms(t1 - t0), "read": _ms(t2 - t1), "answer": _ms(t3 - t1), "total": _ms(t3 - t0)}
-        return replace(answer, timings_ms=timings, passages=tuple(found.passages))
+        return replace(answer, timings_ms=timings, passages=tuple(found.passages), kind=kind)
 
     def read(self, found: SearchResult, follow_up: str | None = None) -> list[Reading] | None:
         """The reader's reading of the best `read_passages` passages found (None without a reader). A follow-up is
@@ -149,9 +163,26 @@ class Answerer:
         cands, feats, scores = scored or self.score_sentences(found, readings)
         return gate_signals(self.index, found, cands, feats, scores, readings)
 
-    def missing_names(self, found: SearchResult) -> list[str]:
-        """Names the question asks about that none of the passages read holds (qa.answer.names)."""
-        return names.missing_names(self.index, found.question, found.passages)
+    def refusal(self, found: SearchResult, question: str | None = None, kind: str = forms.FACT) -> Answer:
+        """The answer saying the articles do not answer `question` (default: the question searched for)."""
+        question = question or found.question
+        return Answer(
+            question=question,
+            text=refusal_text(question),
+            short=None,
+            citations=(),
+            refused=True,
+            passages=tuple(found.passages),
+            timings_ms={},
+            notices=found.notices,
+            period=found.period,
+            kind=kind,
+        )
+
+    def missing_names(self, found: SearchResult, *, sources: bool = False) -> list[str]:
+        """Names the question asks about that none of the passages read holds (qa.answer.names; with `sources`,
+        the articles' sources count too)."""
+        return names.missing_names(self.index, found.question, found.passages, sources=sources)
 
     def _compose(
         self,
@@ -167,19 +198,7 @@ class Answerer:
         signals = self.gate_signals(found, readings, (cands, feats, scores))
         support = signals["support"]
         confidence = self.gate.value(signals) if best >= 0 else -1e9
-        refusal = Answer(
-            question=found.question,
-            text=refusal_text(found.question),
-            short=None,
-            citations=(),
-            refused=True,
-            passages=tuple(found.passages),
-            timings_ms={},
-            notices=found.notices,
-            support=support,
-            confidence=round(confidence, 4),
-            period=found.period,
-        )
+        refusal = replace(self.refusal(found), support=support, confidence=round(confidence, 4))
         if best < 0:
             return refusal
         short = self._short(follow_up or found.query.asks, cands[best])

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
 
+from qa.answer import forms
 from qa.answer.answerer import Answerer, refusal_text
 from qa.text import CAPITALISED_WORD
 from qa.types import Answer
@@ -28,7 +29,10 @@ class Conversation:
             prev_query, prev = self.history[-1]
             query = f"{question} {prev_query}"
             cited = {c.article for c in prev.citations} or None
-            answer = self.answerer.ask(query, k, period=prev.period, articles=cited, follow_up=question, as_of=as_of)
+            kind = follow_up_kind(question, prev)
+            answer = self.answerer.ask(
+                query, k, period=prev.period, articles=cited, follow_up=question, as_of=as_of, kind=kind
+            )
             answer = _with_question(answer, question)
             self.history.append((query, answer))
         else:
@@ -46,6 +50,15 @@ def is_follow_up(question: str) -> bool:
     if CAPITALISED_WORD.search(q) or _YEAR.search(q):
         return bool(_CONTINUES.search(question))
     return bool(_PRONOUN.search(question) or _CONTINUES.search(question))
+
+
+def follow_up_kind(question: str, prev: Answer) -> str:
+    """The kind of answer a follow-up wants: its own ("What is this article about?": a summary), else, when it
+    only continues the turn before ("And in 2013?"), the previous answer's kind."""
+    own = forms.answer_kind(question)
+    if own == forms.FACT and prev.kind in forms.OPEN and _CONTINUES.search(question) and not prev.refused:
+        return prev.kind
+    return own
 
 
 def _with_question(answer: Answer, question: str) -> Answer:

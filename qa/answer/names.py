@@ -25,13 +25,18 @@ _SPELLING = 0.8  # difflib's similarity at which a name's word is the same word 
 _NAMED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW", "PRODUCT"})
 
 
-def missing_names(index: Index, question: str, passages: list[Passage]) -> list[str]:
-    """Names in the question (capitalised words, acronyms) that none of the passages holds, title included."""
+def missing_names(index: Index, question: str, passages: list[Passage], *, sources: bool = False) -> list[str]:
+    """Names in the question (capitalised words, acronyms) that none of the passages holds, title included (and
+    with `sources`, the article's source: "the Bloomberg article about …")."""
     question = question.strip()
     names = list(NAME_WORD.finditer(question))
     if not names:
         return []
-    texts = [f"{index.articles[p.chunk.article].title}\n{p.chunk.text}" for p in passages]
+    articles = [index.articles[p.chunk.article] for p in passages]
+    texts = [
+        f"{a.title}\n{(a.source or '') if sources else ''}\n{p.chunk.text}"
+        for a, p in zip(articles, passages, strict=True)
+    ]
     text = fold(" ".join(texts))
     *name_tokens, passage_tokens = tokenize([*(fold(m.group(0)) for m in names), text])
     held = set(passage_tokens)

@@ -8,6 +8,7 @@ import calendar
 import functools
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -156,7 +157,7 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.n
     length = np.array([min(len(toks), 60) / 60 for toks in tokens])
     spans = np.array([s.span[0] if s.span is not None else -np.inf for s in cands])
     reader = np.clip(spans - spans.max(), -READER_FLOOR, 0.0) if np.isfinite(spans).any() else np.zeros(n)
-    states, other = _stated_dates(query.period, [s.text for s in cands])
+    states, other = stated_dates(query.period, [s.text for s in cands])
     days = np.array([sentences.article_day(s.article) for s in cands], dtype=np.float64)
     dates = date_evidence(days, query.period, query.as_of)
     columns = [cover, pair_cov, cosine, rank, kind, window, title, passage, length, reader, states, other]
@@ -167,9 +168,12 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.n
 _YEAR = re.compile(r"(?<![\d,.$£€])\b(?:19|20)\d\d\b(?![\d,.]\d)")
 
 
-def _stated_dates(period: Period | None, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def stated_dates(
+    period: Period | None, texts: list[str], dates: Sequence[str | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per sentence: whether it states the period asked about (its year, or for a month its month's name), and
-    whether it states another year and not the asked one (a sentence about another meeting than the one asked)."""
+    whether it states another year and not the asked one (a sentence about another meeting than the one asked).
+    With `dates` (each sentence's article date), a sentence stating no year is taken to be of its article's."""
     states, other = np.zeros(len(texts)), np.zeros(len(texts))
     if period is None:
         return states, other
@@ -177,6 +181,8 @@ def _stated_dates(period: Period | None, texts: list[str]) -> tuple[np.ndarray, 
     month = calendar.month_name[period.start.month] if period.start.month == period.end.month else None
     for i, text in enumerate(texts):
         found = set(_YEAR.findall(text))
+        if not found and dates is not None and dates[i]:
+            found = {str(dates[i])[:4]}
         held = bool(found & years) or (month is not None and month in text and not found - years)
         states[i] = float(held)
         other[i] = float(bool(found - years) and not found & years)

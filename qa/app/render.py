@@ -37,6 +37,8 @@ CSS = """
 .qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; }
 .qa-short { background: #f59e0b; color: #111827; font-weight: 700; }
 .qa-status-refused { color: #b91c1c; }
+.qa-kind { color: var(--body-text-color-subdued); font-size: 0.85em; font-weight: 600; text-transform: uppercase;
+  letter-spacing: 0.03em; }
 .qa-notice { display: block; color: #92400e; font-size: 0.85em; margin-top: 4px; }
 """
 # LLM answers: a sentence the passage it cites does not support is struck through and greyed, with a tooltip
@@ -56,17 +58,32 @@ def chat_text(text: str) -> str:
     return escape(_MD_PUNCT.sub(r"\\\1", text), quote=False)
 
 
-def message_html(text: str, *, refused: bool = False, short: str | None = None) -> str:
-    """A chat message: the text escaped, [n] markers set off; a refusal framed apart from answers.
+def message_html(text: str, *, refused: bool = False, short: str | None = None, heading: str | None = None) -> str:
+    """A chat message: the text escaped, [n] markers set off, its lines (a timeline's entries) kept apart; a
+    refusal framed apart from answers; an answer of several sentences under what it is ("Summary of 2 articles").
 
     Inline tags only: Markdown leaves the inside of a block tag (<div>) alone, backslashes and all."""
-    parts = [f'<span class="qa-cite">{p}</span>' if _MARKER.fullmatch(p) else chat_text(p) for p in _MARKER.split(text)]
-    body = "".join(parts)
+    body = "".join(_inline(piece) if n % 2 == 0 else f"<strong>{chat_text(piece)}</strong>"
+                   for n, piece in enumerate(_LABEL.split(text) if heading else [text]))  # fmt: skip
+    body = body.replace("\n", "<br>")
     if refused:
         return f'<span class="qa-refusal">{body}</span>'
+    if heading:
+        body = f'<span class="qa-kind">{esc(heading)}</span><br>{body}'
     if short:
         body += f'<br><span class="qa-meta">Short answer:</span> <strong class="qa-short">{chat_text(short)}</strong>'
     return body
+
+
+# An open answer's group labels: "In June 2012 (Bloomberg News): ", a timeline's "June 18, 2012 (…): "
+_LABEL = re.compile(r"((?:^|(?<=\n)|(?<=\] ))(?:In )?(?:[A-Z][a-z]+ (?:\d{1,2}, )?\d{4}|Undated) \([^()\n]*\): )")
+
+
+def _inline(text: str) -> str:
+    """Text for the chat with its [n] markers set off."""
+    return "".join(
+        f'<span class="qa-cite">{p}</span>' if _MARKER.fullmatch(p) else chat_text(p) for p in _MARKER.split(text)
+    )
 
 
 def error_html(message: str) -> str:

@@ -141,7 +141,7 @@ def build_app(library: Library) -> gr.Blocks:
             shown = [*asked, {"role": "assistant", "content": message_html(piece, refused=answer.refused) + MORE}]
             yield shown, gr.skip(), gr.skip(), gr.skip(), session, ""
             time.sleep(STREAM_DELAY)
-        final = message_html(answer.text, refused=answer.refused, short=answer.short) + notes
+        final = message_html(answer.text, refused=answer.refused, short=answer.short, heading=answer.heading) + notes
         session.messages = [*asked, {"role": "assistant", "content": final}]
         sources, passages = sources_html(answer, index), passages_html(answer)
         yield session.messages, sources, passages, api_answer(answer.to_dict(), answer.notices), session, ""

@@ -1,6 +1,7 @@
 """Eval question files (docs/design.md): one JSON object a line, {"id", "question", "answers", "source_articles",
-"type"}; `answers: []` marks a question the articles do not answer. Every gold answer must occur verbatim in one of
-its source articles: that is checked before anything is run, and the eval stops naming every invalid question."""
+"type"}, optionally "asked_at", "kind" and "key_facts"; `answers: []` marks a question the articles do not answer.
+Every gold answer and key fact must occur verbatim in one of its source articles: that is checked before anything
+is run, and the eval stops naming every invalid question."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.answer.forms import FACT, KINDS
 from qa.errors import QuestionsError
 from qa.ingest.read import read_file
 from qa.ingest.scan import list_files
@@ -26,6 +28,8 @@ class EvalQuestion:
     source_articles: tuple[str, ...]
     type: str
     asked_at: dt.date | None = None  # the day it was asked: "this week" in it is read against this day
+    kind: str = FACT  # the kind of answer it wants (qa.answer.forms), as labelled
+    key_facts: tuple[tuple[str, ...], ...] = ()  # an open question's facts, each as any of several strings
 
     @property
     def answerable(self) -> bool:
@@ -76,6 +80,17 @@ def _question(row: Any, where: str) -> EvalQuestion:
             raise QuestionsError(
                 f"{where}: asked_at {row['asked_at']!r} is not a date: write it as YYYY-MM-DD"
             ) from None
+    kind = row.get("kind") or FACT
+    if kind not in KINDS:
+        raise QuestionsError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}: write one of them, or none")
+    facts = row.get("key_facts") or []
+    if not (
+        isinstance(facts, list)
+        and all(isinstance(f, list) and f and all(isinstance(s, str) and s for s in f) for f in facts)
+    ):
+        raise QuestionsError(
+            f'{where}: key_facts must be a list of facts, each a list of acceptable strings: write [["a", "b"], ["c"]]'
+        )
     return EvalQuestion(
         id=str(row["id"]),
         question=row["question"],
@@ -83,6 +98,8 @@ def _question(row: Any, where: str) -> EvalQuestion:
         source_articles=tuple(sources),
         type=str(row.get("type") or ("extractive" if answers else "unanswerable")),
         asked_at=asked_at,
+        kind=kind,
+        key_facts=tuple(tuple(f) for f in facts),
     )
 
 
@@ -98,15 +115,20 @@ def check_questions(questions: Sequence[EvalQuestion], texts: Mapping[str, str],
             problems.append((q.id, "it has answers but no source_articles"))
         else:
             absent = [a for a in q.answers if not any(a in texts[s] for s in q.source_articles)]
+            facts = [f for fact in q.key_facts for f in fact if not any(f in texts[s] for s in q.source_articles)]
             if absent:
                 problems.append((q.id, f"gold answer {absent[0]!r} is not verbatim in {', '.join(q.source_articles)}"))
+            elif facts:
+                problems.append((q.id, f"key fact {facts[0]!r} is not verbatim in {', '.join(q.source_articles)}"))
+            elif q.key_facts and not q.answers:
+                problems.append((q.id, "it has key_facts but no answers: list the facts' strings as its answers too"))
     if problems:
         described = "; ".join(f"{qid}: {why}" for qid, why in problems[:_DETAILS])
         rest = [qid for qid, _ in problems[_DETAILS:]]
         more = f"; also {', '.join(rest)}" if rest else ""
         raise QuestionsError(
             f"{len(problems)} invalid question{'s' if len(problems) > 1 else ''} in {path} ({described}{more}): "
-            "copy each gold answer from its article's text, or fix source_articles"
+            "copy each gold answer and key fact from its article's text, or fix source_articles"
         )
 
 

@@ -17,6 +17,7 @@ _CLIP = 160
 _REASONS = (
     "answer not in the top 10 passages",
     "wrong sentence cited",
+    "key facts missed",
     "answerable question refused",
     "citations not exact or not from a source article",
     "unanswerable question answered",
@@ -42,15 +43,18 @@ def write_report(out: Path, report: dict[str, Any]) -> list[Path]:
 def failure(row: dict[str, Any]) -> str | None:
     """What went wrong with one question's answer, or None when it was right."""
     if not row["answerable"]:
-        return None if row["refused"] else _REASONS[4]
+        return None if row["refused"] else _REASONS[5]
     if row["first_hit"] is None:
         return _REASONS[0]
     if row["refused"]:
-        return _REASONS[2]
-    if not row["sentence_correct"]:
+        return _REASONS[3]
+    if row.get("key_fact_recall") is not None:
+        if row["key_fact_recall"] < 1.0:
+            return _REASONS[2]
+    elif not row["sentence_correct"]:
         return _REASONS[1]
     if not row["citation_correct"]:
-        return _REASONS[3]
+        return _REASONS[4]
     return None
 
 
@@ -76,19 +80,32 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(metric, value, counted over) for the metric table."""
     r, a, lat = report["retrieval"], report["answer"], report["latency_ms"]
     answerable = f"{report['n_answerable']} answerable"
+    opened = report.get("open")
+    facts = f"{report['n_answerable'] - opened['n']} answerable fact questions" if opened else answerable
     answered = sum(1 for q in report["questions"] if q["answerable"] and not q["refused"])
     rows = [(f"hit@{k}", _fmt(r[f"hit@{k}"]), answerable) for k in (1, 5, 10)]
     rows += [
         ("MRR@10", _fmt(r["mrr@10"]), answerable),
-        ("exact match", _fmt(a["exact_match"]), answerable),
-        ("F1", _fmt(a["f1"]), answerable),
-        ("sentence accuracy", _fmt(a["sentence_accuracy"]), answerable),
+        ("exact match", _fmt(a["exact_match"]), facts),
+        ("F1", _fmt(a["f1"]), facts),
+        ("sentence accuracy", _fmt(a["sentence_accuracy"]), facts),
         ("citation accuracy", _fmt(report["citation"]["accuracy"]), f"{answered} answered answerable"),
         ("refusal precision", _fmt(report["refusal"]["precision"]), "refused"),
         ("refusal recall", _fmt(report["refusal"]["recall"]), f"{report['n_unanswerable']} unanswerable"),
         ("answerable questions refused", _fmt(report.get("answerable_refused")), answerable),
         ("latency p50 / p95 (ms)", f"{_fmt(lat['p50'], 1)} / {_fmt(lat['p95'], 1)}", f"{report['n']} questions"),
     ]
+    if opened:
+        n_open = f"{opened['n']} open questions"
+        rows += [
+            ("key-fact recall", _fmt(opened["key_fact_recall"]), n_open),
+            ("answer words, mean / longest", f"{_fmt(opened['words_mean'], 1)} / {opened['words_max']}", n_open),
+            (
+                "open latency p50 / p95 (ms)",
+                f"{_fmt(opened['latency_ms']['p50'], 1)} / {_fmt(opened['latency_ms']['p95'], 1)}",
+                n_open,
+            ),
+        ]
     for stage, v in report.get("latency_by_stage_ms", {}).items():
         if stage != "total":
             rows.append((f"— {stage} p50 / p95 (ms)", f"{_fmt(v['p50'], 1)} / {_fmt(v['p95'], 1)}", ""))
@@ -118,6 +135,17 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {t} | {s['n']} | {_fmt(s['hit@5'])} | {_fmt(s['sentence_accuracy'])} | {_fmt(s['f1'])} "
             f"| {_fmt(s['refused'])} |"
         )
+    kinds = report.get("kinds", {}).get("confusion", {})
+    if len(kinds) > 1 or any(set(v) - {"fact"} for v in kinds.values()):
+        seen = sorted({k for v in kinds.values() for k in v} | set(kinds))
+        lines += ["", "## Kinds of answer: labelled (rows) against answered as (columns)", ""]
+        lines += ["| labelled | " + " | ".join(seen) + " | key-fact recall |", "|---|" + "---:|" * (len(seen) + 1)]
+        by_kind = report.get("by_kind", {})
+        for label, cells in kinds.items():
+            recall = by_kind.get(label, {}).get("key_fact_recall")
+            lines.append(f"| {label} | " + " | ".join(str(cells.get(k, 0)) for k in seen) + f" | {_fmt(recall)} |")
+        lines.append("")
+        lines.append(f"Fact questions answered as another kind: {_fmt(report['kinds']['fact_as_other'])}.")
     if report.get("by_time"):
         lines += ["", "## Questions asked on a day: saying when relative to it, and by their sources' dates", ""]
         lines += ["| questions | n | hit@5 | sentence accuracy | F1 | refused |", "|---|---:|---:|---:|---:|---:|"]

@@ -27,6 +27,7 @@ from qa.eval.metrics import (
 )
 from qa.eval.questions import EvalQuestion, article_texts, check_questions, load_questions
 from qa.search.dates import RECENT_DAYS, RELATIVE_TIME, parse_date
+from qa.text import answer_words
 from qa.types import Answer
 
 RETRIEVE_K = 10  # passages retrieved, for hit@10 and MRR@10
@@ -56,6 +57,10 @@ class Row:
     llm: dict[str, Any] | None = None  # with --answerer llm: what the LLM did (qa.llm.answerer.LLMResult.row)
     asked_at: str | None = None
     recent_source: bool | None = None  # asked on a day: a source article was published in the fortnight before it
+    kind: str = "fact"  # the kind of answer given (qa.answer.forms)
+    kind_label: str = "fact"  # the kind the question is labelled with
+    key_fact_recall: float | None = None  # an open question's share of key facts the answer names
+    words: int = 0  # the answer's length in words ([n] markers not counted)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -75,7 +80,12 @@ class Row:
             "sentence_correct": self.sentence_correct,
             "citation_correct": self.citation_correct,
             "timings_ms": self.timings_ms,
+            "kind": self.kind,
+            "kind_label": self.kind_label,
+            "words": self.words,
         }
+        if self.key_fact_recall is not None:
+            out["key_fact_recall"] = self.key_fact_recall
         if self.asked_at is not None:
             out["asked_at"] = self.asked_at
             out["recent_source"] = self.recent_source
@@ -96,6 +106,9 @@ def score(
     got = answer.short if answer.short is not None else answer.text
     answered = not answer.refused
     metrics: dict[str, Any] = {}
+    if q.key_facts:
+        named = [answered and any(contains_answer(answer.text, [s]) for s in fact) for fact in q.key_facts]
+        metrics["key_fact_recall"] = sum(named) / len(named)
     if q.answerable:
         metrics["first_hit"] = first_hit(answer.passages, q.answers, q.source_articles)
         metrics["exact_match"] = exact_match(got, q.answers) if answered else 0.0
@@ -118,6 +131,9 @@ def score(
         llm=llm,
         asked_at=q.asked_at.isoformat() if q.asked_at else None,
         recent_source=_recent_source(q, dates or {}) if q.asked_at and q.answerable else None,
+        kind=answer.kind,
+        kind_label=q.kind,
+        words=0 if answer.refused else answer_words(answer.text),
         **metrics,
     )
 
@@ -132,9 +148,11 @@ def _recent_source(q: EvalQuestion, dates: Mapping[str, dt.date | None]) -> bool
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
-    """docs/design.md's `qa eval --json` object. Answer and retrieval rates are over answerable questions,
-    citation accuracy over answered answerable ones; a rate with nothing to count is None."""
+    """docs/design.md's `qa eval --json` object. Retrieval rates are over answerable questions, EM, F1 and
+    sentence accuracy over the answerable fact questions (those without key facts), key-fact recall and answer
+    length over those with, citation accuracy over answered answerable ones; a rate with nothing to count is None."""
     answerable = [r for r in rows if r.answerable]
+    factoid = [r for r in answerable if r.key_fact_recall is None]
     totals = [r.timings_ms["total"] for r in rows]
     retrieval: dict[str, float | None] = dict.fromkeys(("hit@1", "hit@5", "hit@10", "mrr@10"))
     if answerable:
@@ -145,14 +163,44 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
         "n_unanswerable": len(rows) - len(answerable),
         "retrieval": retrieval,
         "answer": {
-            "exact_match": mean([r.exact_match or 0.0 for r in answerable]),
-            "f1": mean([r.f1 or 0.0 for r in answerable]),
-            "sentence_accuracy": mean([float(bool(r.sentence_correct)) for r in answerable]),
+            "exact_match": mean([r.exact_match or 0.0 for r in factoid]),
+            "f1": mean([r.f1 or 0.0 for r in factoid]),
+            "sentence_accuracy": mean([float(bool(r.sentence_correct)) for r in factoid]),
         },
         "citation": {"accuracy": mean([float(bool(r.citation_correct)) for r in answerable if not r.refused])},
         "refusal": refusal_metrics([r.refused for r in rows], [r.answerable for r in rows]),
         "latency_ms": {"p50": percentile(totals, 50), "p95": percentile(totals, 95)},
+        **({"open": open_figures(rows)} if any(r.key_fact_recall is not None for r in rows) else {}),
     }
+
+
+def open_figures(rows: Sequence[Row]) -> dict[str, Any]:
+    """The open questions' figures (those with key facts): how many, the mean share of key facts named, answer
+    length in words (mean and longest), the share refused and their ask latency."""
+    open_ = [r for r in rows if r.key_fact_recall is not None]
+    answered = [r.words for r in open_ if not r.refused]
+    totals = [r.timings_ms["total"] for r in open_]
+    return {
+        "n": len(open_),
+        "key_fact_recall": mean([r.key_fact_recall or 0.0 for r in open_]),
+        "words_mean": mean([float(w) for w in answered]),
+        "words_max": max(answered, default=None),
+        "refused": mean([float(r.refused) for r in open_]),
+        "latency_ms": {"p50": percentile(totals, 50), "p95": percentile(totals, 95)},
+    }
+
+
+def kind_confusion(rows: Sequence[Row]) -> dict[str, Any]:
+    """The kinds the questions are labelled with against the kinds they were answered as, and the share of fact
+    questions answered as another kind."""
+    table: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.answerable or r.kind_label != "fact":
+            cell = table.setdefault(r.kind_label, {})
+            cell[r.kind] = cell.get(r.kind, 0) + 1
+    facts = table.get("fact", {})
+    n = sum(facts.values())
+    return {"confusion": table, "fact_as_other": (n - facts.get("fact", 0)) / n if n else None}
 
 
 def details(rows: Sequence[Row], seconds: float) -> dict[str, Any]:
@@ -185,6 +233,8 @@ def details(rows: Sequence[Row], seconds: float) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "questions_per_second": round(len(rows) / seconds, 2) if seconds > 0 else None,
         "by_type": by_type,
+        "by_kind": {k: _group([r for r in rows if r.kind_label == k]) for k in sorted({r.kind_label for r in rows})},
+        "kinds": kind_confusion(rows),
         "by_time": by_time,
         "notes": notes,
     }
@@ -195,13 +245,14 @@ def _group(rows: Sequence[Row]) -> dict[str, Any]:
     if not rows:
         return {"n": 0, "hit@5": None, "sentence_accuracy": None, "f1": None, "refused": None}
     s = summarize(rows)
-    return {
+    out = {
         "n": len(rows),
         "hit@5": s["retrieval"]["hit@5"],
         "sentence_accuracy": s["answer"]["sentence_accuracy"],
         "f1": s["answer"]["f1"],
         "refused": sum(r.refused for r in rows) / len(rows),
     }
+    return {**out, "key_fact_recall": s["open"]["key_fact_recall"]} if "open" in s else out
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,11 +291,11 @@ def run_eval(
         }
     qa = QA.open(settings)
     texts = {aid: a.text for aid, a in qa.index.articles.items()}
-    if build_from is None:
-        check_questions(questions, texts, questions_path)
-    llm = qa.llm_answerer() if settings.answerer == "llm" else None  # the LLM's answers, checked (qa/llm)
     # A source article saved twice is indexed once, under one of its ids: its passages count as the source's.
     canonical = {alias: aid for aid, entry in qa.index.manifest.articles.items() for alias in entry.also}
+    if build_from is None:
+        check_questions(questions, {**texts, **{a: texts[aid] for a, aid in canonical.items()}}, questions_path)
+    llm = qa.llm_answerer() if settings.answerer == "llm" else None  # the LLM's answers, checked (qa/llm)
     chosen = [
         replace(q, source_articles=tuple(dict.fromkeys(canonical.get(a, a) for a in q.source_articles)))
         for q in (questions[:limit] if limit is not None else questions)
