@@ -282,7 +282,8 @@ def test_cli_ask_with_the_endpoint_down_notes_it_and_prints_the_extractive_answe
     assert not out["refused"] and out["citations"] and out["sentences"] == []
     # the default is the extractive answerer, and its JSON has exactly DESIGN.md's keys
     plain = json.loads(runner.invoke(cli_app, ["ask", MEETING_2012, "--json"], env=env).stdout)
-    assert set(plain) == {"question", "answer", "short_answer", "refused", "citations", "passages", "timings_ms", "kind"}
+    keys = {"question", "answer", "short_answer", "refused", "citations", "passages", "timings_ms", "kind"}
+    assert set(plain) == keys
     assert plain["answer"] == out["answer"]
     bad = runner.invoke(cli_app, ["ask", MEETING_2012, "--answerer", "gpt"], env=env)
     assert bad.exit_code == 1 and "answerer must be one of extractive, llm" in bad.stderr
