@@ -87,6 +87,14 @@ def index_build(
     follow_links: Annotated[
         bool, typer.Option("--follow-links", help="Read what links out of the articles folder point at.")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Chunk and embed on the Ray cluster at ADDRESS (auto: the one joined here) [env QA_RAY_ADDRESS]",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Build or update the index: new, changed and removed articles are found by content hash.
@@ -94,10 +102,13 @@ def index_build(
     Only new chunks are embedded; a failed or interrupted build leaves the previous index as it was.
 
     Examples:  qa index build   ·   qa index build --articles ~/news --index ~/news-index   ·   qa index build --rebuild
+    ·   qa index build --ray auto
     """
     from qa.index.build import build
 
-    settings = _settings(articles=articles, index=index, model=model, follow_links=follow_links or None)
+    settings = _settings(
+        articles=articles, index=index, model=model, follow_links=follow_links or None, ray_address=ray
+    )
     report = build(settings, rebuild=rebuild, progress=not json_out)
     if settings.dense != "flat":  # bring the approximate index up to date now, not at the first search
         from qa.index.store import Index

@@ -82,6 +82,8 @@ class Settings:
     # The day questions are asked (YYYY-MM-DD): "this week", "recently", "on Monday" are read against it. Empty:
     # the day each question is asked.
     as_of: str = ""
+    # Build on a Ray cluster (qa.index.cluster): its address ("auto": the one this machine has joined); empty: here.
+    ray_address: str = ""
     # ONNX exports of the embedder and the reader, and the test GGUF model.
     cache_dir: Path = field(default_factory=default_cache_dir)
     # LLM answers (opt-in, qa/llm): an OpenAI-compatible endpoint (base URL, model, optional API key), or a local

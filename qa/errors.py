@@ -49,5 +49,9 @@ class LLMError(QAError):
     """The LLM endpoint cannot be reached, is too slow, or failed: the message names the problem and the fix."""
 
 
+class ClusterError(QAError):
+    """The Ray cluster cannot be reached, or a cluster build failed: the message names the problem and the fix."""
+
+
 class GGUFError(QAError):
     """The GGUF file cannot be fetched or assembled."""

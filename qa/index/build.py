@@ -158,6 +158,10 @@ def build(
 ) -> BuildReport:
     """Bring the index in `settings.index` up to date with `settings.articles`."""
     t0 = time.perf_counter()
+    if settings.ray_address:
+        from qa.index.cluster import connect
+
+        connect(settings.ray_address)  # no cluster there: one line, before anything is read or written
     scan_ns = time.time_ns()
     files, problems = scan_folders(settings)  # fails before touching the index
     index_dir = settings.index
@@ -181,9 +185,7 @@ def build(
         manifest = _next_manifest(old, mid, chunker)
         embedded = 0
         if changes.to_embed:
-            embedded = _embed_segment(
-                index_dir, manifest, changes, embedder or embedder_for(settings), settings, progress
-            )
+            embedded = _embed_segment(index_dir, manifest, changes, embedder, settings, progress)
         manifest.articles = changes.entries
         manifest.files = changes.files
         _finish(manifest)
@@ -234,19 +236,33 @@ def _without_damaged(index_dir: Path, old: Manifest) -> tuple[Manifest, list[str
 
 
 def _embed_segment(
-    index_dir: Path, manifest: Manifest, changes: Changes, embedder: Embedder, settings: Settings, progress: bool
+    index_dir: Path,
+    manifest: Manifest,
+    changes: Changes,
+    embedder: Embedder | None,
+    settings: Settings,
+    progress: bool,
 ) -> int:
-    """Chunk and embed the articles to embed into one new segment; their entries get its chunk ids. Returns the
-    number of chunks embedded."""
-    manifest.dim = embedder.dim
-    chunks, texts, owners = [], [], []
-    for article in changes.to_embed:
-        for c in chunk_article(article, settings.chunk_size, settings.chunk_overlap):
-            chunks.append(c)
-            texts.append(embed_text(article, c.text))
-            owners.append(article.id)
-    vectors = embedder.embed_documents(texts, progress=progress)
-    tokens = tokenize(texts)
+    """Chunk and embed the articles to embed into one new segment, here with `embedder` (default: the settings'
+    model) or on the Ray cluster the settings name (qa.index.cluster); their entries get its chunk ids. Returns
+    the number of chunks embedded."""
+    if settings.ray_address:
+        from qa.index.cluster import embed_on_cluster
+
+        chunks, vectors, tokens = embed_on_cluster(changes.to_embed, settings, progress)
+        if len(chunks):
+            manifest.dim = int(vectors.shape[1])
+    else:
+        embedder = embedder or embedder_for(settings)
+        manifest.dim = embedder.dim
+        chunks, texts = [], []
+        for article in changes.to_embed:
+            for c in chunk_article(article, settings.chunk_size, settings.chunk_overlap):
+                chunks.append(c)
+                texts.append(embed_text(article, c.text))
+        vectors = embedder.embed_documents(texts, progress=progress)
+        tokens = tokenize(texts)
+    owners = [c.article for c in chunks]
     next_id = manifest.next_chunk_id
     ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
     seg = _new_segment(manifest, len(chunks))

@@ -1,0 +1,139 @@
+"""Building on a Ray cluster: a real two-node cluster on loopback (a head and one worker node, one CPU each, started
+by ray.cluster_utils.Cluster, which stops only its own processes), the seeds built on it and compared with a local
+build of the same articles."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.embed.embedder import Embedder
+from qa.errors import ClusterError
+from qa.index.build import build
+from qa.index.store import Index
+from qa.pipeline import QA
+from tests.helpers import LUNAR, SEEDS
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+QUESTIONS = (
+    "How long did the 2013 meeting between Obama and Putin last?",
+    "Who is the U.S. ambassador to Russia?",
+    "Summarize the article about the 2013 meeting in Northern Ireland.",
+)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A head node on 127.0.0.2 and a worker node on 127.0.0.3 (loopback addresses Ray keeps), one CPU each."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+    from ray.cluster_utils import Cluster
+
+    store = 150 * 2**20
+    nodes = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1, "node_ip_address": "127.0.0.2", "object_store_memory": store, "include_dashboard": False
+        },
+    )  # fmt: skip
+    try:
+        nodes.add_node(num_cpus=1, node_ip_address="127.0.0.3", object_store_memory=store)
+        nodes.wait_for_nodes()
+        yield nodes
+    finally:
+        ray.shutdown()
+        nodes.shutdown()
+
+
+@pytest.fixture(scope="module")
+def built(cluster: Any, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> dict[str, Any]:
+    """The seeds built here and on the cluster, each into its own index."""
+    root = tmp_path_factory.mktemp("cluster")
+    articles = root / "articles"
+    shutil.copytree(SEEDS, articles)
+    local = Settings(index=root / "local", articles=articles, uploads=root / "uploads")
+    on_cluster = local.with_(index=root / "cluster", ray_address=cluster.address)
+    build(local, embedder=embedder)
+    report = build(on_cluster)
+    return {"local": local, "cluster": on_cluster, "report": report, "root": root}
+
+
+def test_the_cluster_builds_the_index_a_local_build_makes(built: dict[str, Any], embedder: Embedder) -> None:
+    import ray
+
+    assert len({n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]}) == 2
+    report = built["report"]
+    assert len(report.added) == 2 and report.chunks_embedded == report.chunks == 11
+    local, remote = Index.load(built["local"].index), Index.load(built["cluster"].index)
+    assert remote.chunks == local.chunks  # same articles, offsets, texts, in the same order
+    assert (remote.ids == local.ids).all() and remote.tokens == local.tokens
+    cosines = np.sum(remote.vectors * local.vectors, axis=1)
+    assert float(cosines.min()) >= 0.9999
+    here = QA.open(built["local"], embedder=embedder)
+    there = QA.open(built["cluster"].with_(ray_address=""), embedder=embedder)
+    for question in QUESTIONS:
+        a, b = here.ask(question), there.ask(question)
+        assert (a.text, a.short, a.citations) == (b.text, b.short, b.citations), question
+
+
+def test_a_cluster_build_sends_out_only_new_articles(built: dict[str, Any]) -> None:
+    settings = built["cluster"]
+    shutil.copy(LUNAR, settings.articles / "lunar.txt")
+    try:
+        report = build(settings)
+        assert report.added == ("lunar.txt",) and report.changed == () and report.unchanged == 2
+        assert 0 < report.chunks_embedded < 11 and report.chunks == 11 + report.chunks_embedded
+        again = build(settings)
+        assert again.up_to_date and again.chunks_embedded == 0
+    finally:
+        (settings.articles / "lunar.txt").unlink()
+        build(settings)
+
+
+def test_a_failed_cluster_build_leaves_the_previous_index_and_the_next_build_completes(
+    built: dict[str, Any],
+) -> None:
+    """A node without the model (here: a model path no node has) fails the build in one line; the index is as
+    it was, and the next build with a model the nodes have completes."""
+    settings = built["cluster"]
+    manifest = (settings.index / "manifest.json").read_bytes()
+    with pytest.raises(ClusterError) as e:
+        build(settings.with_(model=str(built["root"] / "no-such-model")), rebuild=True)
+    message = str(e.value)
+    assert "\n" not in message and "the cluster build failed" in message and "cannot load embedding model" in message
+    assert (settings.index / "manifest.json").read_bytes() == manifest
+    assert len(Index.load(settings.index).chunks) == 11
+    assert build(settings, rebuild=True).chunks == 11
+
+
+def test_no_cluster_at_the_address_is_one_line_and_nothing_is_written(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    cmd = [sys.executable, "-m", "qa.cli", "index", "build", "--articles", str(SEEDS), "--index", str(index)]
+    result = subprocess.run([*cmd, "--ray", "127.0.0.9:6999", "--json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("error: no Ray cluster at 127.0.0.9:6999")
+    assert "ray start --head" in lines[0] and not index.exists()
+
+
+def test_the_cli_builds_on_the_cluster_with_its_progress(cluster: Any, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    cmd = [sys.executable, "-m", "qa.cli", "index", "build", "--articles", str(SEEDS), "--index", str(index)]
+    env = {**os.environ, "QA_RAY_ADDRESS": cluster.address}
+    result = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["chunks_embedded"] == 11 and len(report["added"]) == 2
+    shown = subprocess.run([*cmd, "--rebuild"], capture_output=True, text=True, timeout=240, env=env)
+    assert shown.returncode == 0 and "embedding on the cluster" in shown.stderr and "chunks/s" in shown.stderr
