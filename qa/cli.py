@@ -324,16 +324,27 @@ def serve_cmd(
     index: IndexOpt = None,
     articles: ArticlesOpt = None,
     answerer: AnswererOpt = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="ADDRESS", help="Build and answer on the Ray cluster at ADDRESS [env QA_RAY_ADDRESS]"
+        ),
+    ] = None,
+    replicas: Annotated[
+        int | None, typer.Option("--replicas", help="Answering replicas on the Ray cluster (default 1; needs --ray)")
+    ] = None,
 ) -> None:
     """The chat app in the browser (same as `python app.py`): answers with highlighted sources, and uploads.
 
     The index is first brought up to date with the articles folder; uploaded articles are saved into it.
 
     Examples:  qa serve   ·   qa serve --port 8080   ·   qa serve --index ~/news-index --articles ~/news
+    ·   qa serve --ray auto --replicas 2
     """
     from qa.app.serve import serve
 
-    serve(_settings(index=index, articles=articles, answerer=answerer), host=host, port=port)
+    settings = _settings(index=index, articles=articles, answerer=answerer, ray_address=ray)
+    serve(settings, host=host, port=port, replicas=replicas)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ QUESTIONS = (
     "Summarize the article about the 2013 meeting in Northern Ireland.",
 )
 
+KEYS = ("answer", "short_answer", "refused", "citations", "kind")
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
@@ -137,3 +139,53 @@ def test_the_cli_builds_on_the_cluster_with_its_progress(cluster: Any, tmp_path:
     assert report["chunks_embedded"] == 11 and len(report["added"]) == 2
     shown = subprocess.run([*cmd, "--rebuild"], capture_output=True, text=True, timeout=240, env=env)
     assert shown.returncode == 0 and "embedding on the cluster" in shown.stderr and "chunks/s" in shown.stderr
+
+
+def test_two_replicas_answer_the_chat_follow_ups_included_and_pick_up_a_new_index(
+    built: dict[str, Any], embedder: Embedder
+) -> None:
+    from gradio_client import Client
+    from ray import serve
+
+    from qa.app.replicas import ReplicatedLibrary, deploy, shutdown
+    from tests.helpers import serving
+
+    settings = built["cluster"]
+    here = QA.open(built["local"], embedder=embedder)
+    try:
+        handle = deploy(settings, 2)
+        status = serve.status().applications["qa"].deployments["answering"]
+        assert status.status == "HEALTHY" and status.replica_states.get("RUNNING") == 2
+        library = ReplicatedLibrary(QA.open(settings.with_(ray_address=""), embedder=embedder), handle)
+        with serving(library) as url:
+            client = Client(url, verbose=False, download_files=False)
+            for question in QUESTIONS:
+                *_, answer, _ = client.predict(question, api_name="/ask")
+                local = here.ask(question).to_dict()
+                assert [answer[k] for k in KEYS] == [local[k] for k in KEYS], question
+            chat, sources, _, first, _ = client.predict("Where did Obama meet Putin in June 2013?", api_name="/ask")
+            chat, _, _, follow, _ = client.predict("How long did it last?", api_name="/ask")  # the turn before
+            assert follow["short_answer"] == "two hours" and len(chat) == 2 * (len(QUESTIONS) + 2)
+            assert follow["citations"][0]["article"] == first["citations"][0]["article"]
+            assert "<mark class='qa-quote'>" in sources
+
+            shutil.copy(LUNAR, settings.articles / "lunar.txt")  # a build on the cluster, outside the app
+            build(settings)
+            *_, answer, _ = client.predict("How many tomatoes did the lunar greenhouse harvest?", api_name="/ask")
+            assert answer["short_answer"] == "42" and answer["citations"][0]["article"] == "lunar.txt"
+    finally:
+        shutdown()
+        (settings.articles / "lunar.txt").unlink(missing_ok=True)
+        build(settings)
+
+
+def test_replicas_need_a_cluster_and_at_least_one(tmp_path: Path) -> None:
+    from qa.app.serve import serve
+    from qa.errors import SettingsError
+
+    settings = Settings(index=tmp_path / "index", articles=SEEDS)
+    with pytest.raises(SettingsError, match="--replicas needs a Ray cluster: pass --ray ADDRESS"):
+        serve(settings, port=0, replicas=2)
+    with pytest.raises(SettingsError, match="--replicas must be 1 or more"):
+        serve(settings.with_(ray_address="auto"), port=0, replicas=0)
+    assert not settings.index.exists()

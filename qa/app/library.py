@@ -59,6 +59,11 @@ class Library:
         return cls(QA.open(settings, embedder=embedder), llm=llm), report
 
     @property
+    def qa(self) -> QA:
+        """The index and models loaded now."""
+        return self._qa
+
+    @property
     def answerer(self) -> Answerer:
         return self._qa.answerer
 

@@ -48,11 +48,17 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+def serve(settings: Settings, host: str | None = None, port: int | None = None, replicas: int | None = None) -> None:
     """`qa serve` and `python app.py`: update the index from the articles and uploads folders (saying on stderr what
-    the build skipped, kept, found large or repaired, as `qa index build` does), load it once, serve the chat."""
+    the build skipped, kept, found large or repaired, as `qa index build` does), load it once, serve the chat. With
+    `settings.ray_address`, the build runs on that Ray cluster and `replicas` Ray Serve replicas (default 1) answer
+    the chat's questions (qa.app.replicas)."""
     host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    if replicas is not None and not settings.ray_address:
+        raise SettingsError("--replicas needs a Ray cluster: pass --ray ADDRESS (or set QA_RAY_ADDRESS) as well")
+    if replicas is not None and replicas < 1:
+        raise SettingsError(f"--replicas must be 1 or more, got {replicas}: pass --replicas 2, say")
     check_port(host, port)
     uploads = f" and {settings.uploads}" if settings.uploads.is_dir() else ""
     print(f"qa: updating {settings.index} from {settings.articles}{uploads} …", file=sys.stderr)
@@ -64,4 +70,14 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         f"{len(report.changed)} changed, {len(report.removed)} removed); open http://{host}:{port}",
         file=sys.stderr,
     )
-    launch(build_app(library), host, port)
+    if not settings.ray_address:
+        launch(build_app(library), host, port)
+        return
+    from qa.app.replicas import ReplicatedLibrary, deploy, shutdown
+
+    print(f"qa: starting {replicas or 1} answering replica(s) on the Ray cluster …", file=sys.stderr)
+    try:
+        handle = deploy(settings, replicas or 1)
+        launch(build_app(ReplicatedLibrary(library.qa, handle, llm=library.llm)), host, port)
+    finally:
+        shutdown()  # stale Serve state would silently keep the old replicas
