@@ -6,19 +6,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LLM_STAMP := $(VENV)/.llm-stamp
+RAY_STAMP := $(VENV)/.ray-stamp
 ARTICLES ?= seeds
 INDEX ?= index
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install llm run index test test-fast lint pytest chromium bench eval eval-news clean
+.PHONY: install llm ray run index test test-fast lint pytest chromium bench eval eval-news clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: an unpinned torch pulls several GB of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ray]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,6 +33,14 @@ $(LLM_STAMP): $(STAMP)
 llm: $(LLM_STAMP)
 	$(BIN)/python -m qa.llm.gguf
 
+# Building and serving on a Ray cluster (qa index build --ray, qa serve --ray): the `ray` extra, which the tests of
+# tests/test_cluster.py need (a two-node cluster on loopback).
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[ray]'
+	touch $(RAY_STAMP)
+
+ray: $(RAY_STAMP)
+
 index: install
 	$(BIN)/qa index build --articles $(ARTICLES) --index $(INDEX)
 
@@ -39,7 +48,7 @@ index: install
 run: index
 	$(BIN)/qa serve --index $(INDEX) --articles $(ARTICLES) --host $(HOST) --port $(PORT)
 
-lint: install llm
+lint: install llm ray
 	$(BIN)/ruff check qa tests bench train app.py
 	$(BIN)/ruff format --check qa tests bench train app.py
 	$(BIN)/mypy
@@ -48,7 +57,7 @@ lint: install llm
 chromium:
 	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
-pytest: install chromium llm
+pytest: install chromium llm ray
 	$(BIN)/pytest
 
 test: lint pytest

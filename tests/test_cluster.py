@@ -39,7 +39,7 @@ KEYS = ("answer", "short_answer", "refused", "citations", "kind")
 def cluster() -> Iterator[Any]:
     """A head node on 127.0.0.2 and a worker node on 127.0.0.3 (loopback addresses Ray keeps), one CPU each."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    import ray
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed: make ray (make test installs it)")
     from ray.cluster_utils import Cluster
 
     store = 150 * 2**20
