@@ -18,7 +18,6 @@ Writes bench/results/open_answers.json.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import shutil
 import time
@@ -29,26 +28,23 @@ from bench.common import RESULTS, ROOT, data_dir, questions
 from qa.answer.forms import FACT, KINDS, answer_kind
 from qa.eval.metrics import percentile
 from qa.eval.questions import load_questions
-from qa.eval.run import RETRIEVE_K, open_figures, score, summarize
+from qa.eval.run import RETRIEVE_K, kind_confusion, open_figures, score, summarize
 from train.common import WORK, open_qa
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 
 
 def confusion(labelled: list[tuple[str, str]]) -> dict[str, Any]:
-    """(question, label) pairs: the table label -> detected kind -> count, and the fact questions sent elsewhere."""
-    table: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    elsewhere = []
-    for question, label in labelled:
-        got = answer_kind(question)
-        table[label][got] += 1
-        if label == FACT and got != FACT:
-            elsewhere.append((got, question))
-    n_fact = sum(table[FACT].values())
+    """(question, label) pairs: qa eval's table of label against detected kind, and the fact questions sent
+    elsewhere."""
+    got = [(label, answer_kind(question)) for question, label in labelled]
+    out = kind_confusion(got)
+    elsewhere = [(kind, q) for (q, _), (label, kind) in zip(labelled, got, strict=True) if label == FACT != kind]
+    n_fact = sum(out["confusion"].get(FACT, {}).values())
     return {
-        "table": {k: dict(v) for k, v in table.items()},
-        "fact_as_other": len(elsewhere) / n_fact if n_fact else None,
-        "fact_as_other_not_reason": sum(g != "reason" for g, _ in elsewhere) / n_fact if n_fact else None,
+        "table": out["confusion"],
+        "fact_as_other": out["fact_as_other"],
+        "fact_as_other_not_reason": sum(k != "reason" for k, _ in elsewhere) / n_fact if n_fact else None,
         "fact_questions_elsewhere": elsewhere,
     }
 

@@ -61,30 +61,39 @@ class Part:
     anchor: bool = False  # the sentence a fact answer would give: first in its article's group
 
 
-def fact_scored(
-    answerer: Answerer, found: SearchResult
-) -> tuple[list[Candidate], np.ndarray, np.ndarray, dict[str, float], float]:
-    """The sentences of the passages found scored as for a fact answer by the plain sentence model, the gate's
-    signals and value over them (as the gate was fitted: the fact question's way)."""
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What an open answer reads of one search, worked out once: the sentences of the passages found and their
+    features, their scores as a fact answer's by the plain sentence model, and the gate's signals and value over
+    them (as the gate was fitted: the fact question's way)."""
+
+    found: SearchResult
+    cands: list[Candidate]
+    feats: np.ndarray
+    scores: np.ndarray
+    signals: dict[str, float]
+    value: float
+
+
+def read(answerer: Answerer, found: SearchResult) -> Read:
     from qa.answer.gate import gate_signals, shipped_gate
 
     cands, feats = answerer.sentence_features(found, None)
     if not cands:
-        return cands, feats, np.zeros(0), {}, -1e9
+        return Read(found, cands, feats, np.zeros(0), {}, -1e9)
     scores = feats @ shipped_weights(False).vector()
-    signals = gate_signals(answerer.index, found, cands, feats, scores, None)  # as a fact question's: as fitted
-    return cands, feats, scores, signals, shipped_gate(False).value(signals)
+    signals = gate_signals(answerer.index, found, cands, feats, scores, None)
+    return Read(found, cands, feats, scores, signals, shipped_gate(False).value(signals))
 
 
-def scored(answerer: Answerer, found: SearchResult) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+def scored(answerer: Answerer, r: Read) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
     """The sentences an open answer chooses from and their scores by the plain sentence model, read as parts of
     an account rather than rivals for the one answer: none from before its article's lead (captions,
     standfirsts); what they say counts, not how well their passage ranked (those weights are left out); a
     sentence stating no year is taken to be of its article's."""
-    articles = answerer.index.articles
-    cands, feats = answerer.sentence_features(found, None)
-    keep = [i for i, c in enumerate(cands) if c.start >= lead_start(articles[c.article])]
-    cands, feats = [cands[i] for i in keep], feats[keep].copy()
+    articles, found = answerer.index.articles, r.found
+    keep = [i for i, c in enumerate(r.cands) if c.start >= lead_start(articles[c.article])]
+    cands, feats = [r.cands[i] for i in keep], r.feats[keep].copy()
     if not cands:
         return cands, feats, np.zeros(0)
     col = {name: j for j, name in enumerate(FEATURES)}
@@ -164,13 +173,12 @@ def _greedy(
     return picked
 
 
-def anchor(answerer: Answerer, found: SearchResult) -> tuple[str, int] | None:
+def anchor(r: Read) -> tuple[str, int] | None:
     """(article, start) of the sentence the fact answer would give (the plain sentence model's best): an account or
     a comparison opens with it, so the answer to the question as a fact question is never lost."""
-    cands, _, scores, _, _ = fact_scored(answerer, found)
-    if not cands:
+    if not r.cands:
         return None
-    best = cands[int(np.argmax(scores))]
+    best = r.cands[int(np.argmax(r.scores))]
     return best.article, best.start
 
 
@@ -204,42 +212,43 @@ def _relevant_articles(cands: Sequence[Candidate], scores: np.ndarray) -> list[s
     return [a for a, s in best.items() if s >= top - RELEVANT]
 
 
-def year_sides(
-    answerer: Answerer, found: SearchResult, question: str, articles: set[str] | None
-) -> dict[str, SearchResult]:
+def year_sides(answerer: Answerer, found: SearchResult, question: str, articles: set[str] | None) -> dict[str, Read]:
     """Each year the question names, asked about as a question of its own ("the 2012 meetings between …", then
     "the 2013 …")."""
     asked = forms.topic(question)
     out = {}
     for year in dict.fromkeys(YEAR.findall(question)):
         side_q = _YEARS.sub(year, asked) if _YEARS.search(asked) else asked
-        out[year] = answerer.retriever.search(side_q, OPEN_K, articles=articles, as_of=found.query.as_of)
+        out[year] = read(
+            answerer, answerer.retriever.search(side_q, OPEN_K, articles=articles, as_of=found.query.as_of)
+        )
     return out
 
 
-def year_comparison(answerer: Answerer, sides: dict[str, SearchResult]) -> list[Part]:
+def year_comparison(answerer: Answerer, sides: dict[str, Read]) -> list[Part]:
     """The best sentences of each year's side (year_sides), from articles of that year (an undated one: stating
     it)."""
     parts: list[Part] = []
     for year, side in sides.items():
         cands, _, scores = scored(answerer, side)
         mine = [i for i, c in enumerate(cands) if _year_of(answerer, c) == year]
-        parts += _best_of(answerer, side, [cands[i] for i in mine], scores[mine])
+        parts += _best_of(answerer, side.found, [cands[i] for i in mine], scores[mine])
     return parts[:MAX_SENTENCES]
 
 
-def comparison(answerer: Answerer, found: SearchResult, anchor: tuple[str, int] | None = None) -> list[Part]:
-    """The best sentences of each relevant article (at most three), the anchor's article first."""
+def comparison(answerer: Answerer, r: Read) -> list[Part]:
+    """The best sentences of each relevant article (at most three), the anchor's (the fact answer's) first."""
     parts: list[Part] = []
-    cands, _, scores = scored(answerer, found)
+    found, first = r.found, anchor(r)
+    cands, _, scores = scored(answerer, r)
     if cands:
         articles = _relevant_articles(cands, scores)
-        if anchor is not None and anchor[0] in articles:
-            articles.remove(anchor[0])
-            articles.insert(0, anchor[0])
+        if first is not None and first[0] in articles:
+            articles.remove(first[0])
+            articles.insert(0, first[0])
         for article in articles[:3]:
             mine = [i for i, c in enumerate(cands) if c.article == article]
-            parts += _best_of(answerer, found, [cands[i] for i in mine], scores[mine], anchor)
+            parts += _best_of(answerer, found, [cands[i] for i in mine], scores[mine], first)
     return parts[:MAX_SENTENCES]
 
 

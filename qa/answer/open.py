@@ -43,31 +43,34 @@ def ask_open(
     caller; `articles`: those the search was kept to, by a conversation); a refusal when the gate finds nothing that
     answers."""
     refusal = answerer.refusal(found, question, kind=kind)
-    sides: dict[str, SearchResult] = {}
+    sides: dict[str, choose.Read] = {}
+    r: choose.Read | None = None
     if kind == forms.COMPARISON and len(set(choose.YEAR.findall(question))) >= 2:
         years = choose.year_sides(answerer, found, question, articles)
         judged = {y: (side, _gate(answerer, side)) for y, side in years.items()}
         sides = {y: side for y, (side, g) in judged.items() if g is not None}
         passed = max((g for _, g in judged.values() if g is not None), default=None)
     else:
-        passed = _gate(answerer, found)
+        r = choose.read(answerer, found)
+        passed = _gate(answerer, r)
     if passed is None:
-        return _with(refusal, **_judged(answerer, found))
+        r = r or choose.read(answerer, found)
+        return _with(refusal, support=r.signals.get("support", 0.0), confidence=round(r.value, 4))
     refusal = _with(refusal, support=passed[0], confidence=passed[1])
     if kind == forms.SUMMARY:
         parts = choose.summary(answerer, question, found)
-    elif sides:
+    elif r is None:  # a comparison of years: its sides were read instead
         parts = choose.year_comparison(answerer, sides)
     elif kind == forms.COMPARISON:
-        parts = choose.comparison(answerer, found, choose.anchor(answerer, found))
+        parts = choose.comparison(answerer, r)
     else:
-        cands, feats, scores = choose.scored(answerer, found)
+        cands, feats, scores = choose.scored(answerer, r)
         if not cands:
             return refusal
         if kind == forms.TIMELINE:
             parts = choose.timeline(answerer, cands, feats, scores, forms.year_range(question))
         else:
-            parts = choose.account(answerer, found, cands, scores, choose.anchor(answerer, found))
+            parts = choose.account(answerer, found, cands, scores, choose.anchor(r))
     if not parts:
         return refusal
     articles_ = answerer.index.articles
@@ -75,23 +78,16 @@ def ask_open(
     return _with(refusal, text=text, citations=tuple(citations), refused=False, timeline=tuple(timeline))
 
 
-def _judged(answerer: Answerer, found: SearchResult) -> dict[str, float]:
-    """The gate's support and value for what was found (a refused answer reports them)."""
-    *_, signals, value = choose.fact_scored(answerer, found)
-    return {"support": signals.get("support", 0.0), "confidence": round(value, 4)}
-
-
-def _gate(answerer: Answerer, found: SearchResult) -> tuple[float, float] | None:
-    """(support, gate value) when the passages found answer by the gate fitted without the reader (an open
-    answer reads none), and they hold every name asked about, a source's name counting; else None."""
+def _gate(answerer: Answerer, r: choose.Read) -> tuple[float, float] | None:
+    """(support, gate value) when the passages read answer by the gate fitted without the reader (an open answer
+    reads none), and they hold every name asked about, a source's name counting; else None."""
     from qa.answer.gate import shipped_gate
 
-    _, _, _, signals, value = choose.fact_scored(answerer, found)
-    if not signals or value < answerer.threshold or signals["support"] < shipped_gate(False).least_support:
+    if not r.signals or r.value < answerer.threshold or r.signals["support"] < shipped_gate(False).least_support:
         return None
-    if answerer.missing_names(found, sources=True):
+    if answerer.missing_names(r.found, sources=True):
         return None
-    return signals["support"], round(value, 4)
+    return r.signals["support"], round(r.value, 4)
 
 
 def _with(answer: Answer, **changes: object) -> Answer:

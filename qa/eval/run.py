@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -190,14 +190,13 @@ def open_figures(rows: Sequence[Row]) -> dict[str, Any]:
     }
 
 
-def kind_confusion(rows: Sequence[Row]) -> dict[str, Any]:
-    """The kinds the questions are labelled with against the kinds they were answered as, and the share of fact
-    questions answered as another kind."""
+def kind_confusion(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """(labelled kind, kind answered as) pairs: the table of one against the other, and the share of fact questions
+    answered as another kind."""
     table: dict[str, dict[str, int]] = {}
-    for r in rows:
-        if r.answerable or r.kind_label != "fact":
-            cell = table.setdefault(r.kind_label, {})
-            cell[r.kind] = cell.get(r.kind, 0) + 1
+    for label, kind in pairs:
+        cell = table.setdefault(label, {})
+        cell[kind] = cell.get(kind, 0) + 1
     facts = table.get("fact", {})
     n = sum(facts.values())
     return {"confusion": table, "fact_as_other": (n - facts.get("fact", 0)) / n if n else None}
@@ -234,7 +233,7 @@ def details(rows: Sequence[Row], seconds: float) -> dict[str, Any]:
         "questions_per_second": round(len(rows) / seconds, 2) if seconds > 0 else None,
         "by_type": by_type,
         "by_kind": {k: _group([r for r in rows if r.kind_label == k]) for k in sorted({r.kind_label for r in rows})},
-        "kinds": kind_confusion(rows),
+        "kinds": kind_confusion((r.kind_label, r.kind) for r in rows if r.answerable or r.kind_label != "fact"),
         "by_time": by_time,
         "notes": notes,
     }

@@ -28,7 +28,6 @@ from qa.types import Article, Chunk
 
 BLOCK_ARTICLES = 64  # articles per Ray Data block: Ray costs ~40 ms a block, so blocks are large
 EMBED_BATCH = 256  # chunks per embedding call in an actor
-_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def connect(address: str) -> None:
@@ -40,8 +39,7 @@ def connect(address: str) -> None:
         raise ClusterError(
             "Ray is not installed: pip install 'qa[ray]' (here and on every node), or build without --ray"
         ) from None
-    for key, value in _ENV.items():
-        os.environ.setdefault(key, value)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if ray.is_initialized():
         return
     _reachable(address)
