@@ -1,15 +1,16 @@
 """Building and serving on a Ray cluster against doing it here, side by side in one run (issue 22).
 
-    python -m bench.cluster [--corpus squad-dev16|large] [--questions 100] [--clients 20]
+    python -m bench.cluster [--corpus squad-dev16|large] [--questions 100] [--clients 20] [--no-serving]
 
 On the same articles (squad-dev16's 16, or bench.corpus's ~5,000-article corpus written to a temporary folder):
-a local build; a cluster build on a one-node cluster (one CPU); on a two-node cluster (two nodes of one CPU each,
-on loopback, ray.cluster_utils.Cluster); each a fresh index, timed whole (`qa index build` as a user runs it, the
-cluster's start not counted). Prints the overhead (one-node cluster / local) and the scaling (one node / two
-nodes). Then serving on the two-node cluster: 1 and 2 answering replicas (qa.app.replicas), `--clients` threads
-asking squad-dev16 questions (every n-th, `--questions` of them; the corpora are its articles) through the
-deployment handle at once; p50 / p95 per question. Writes
-bench/results/cluster_<corpus>.json.
+a local build; the local build with the model on one core, as a node's actor runs it; a cluster build on a
+one-node cluster (one CPU); on a two-node cluster (two nodes of one CPU each, on loopback,
+ray.cluster_utils.Cluster); each a fresh index, timed whole (`qa index build` as a user runs it, the cluster's
+start not counted). Prints the overhead (one-node cluster / local on one core), the scaling (one node / two nodes)
+and the two-node cluster against the local build on every core. Then (unless --no-serving) serving on the
+two-node cluster: 1 and 2 answering replicas (qa.app.replicas), `--clients` threads asking squad-dev16 questions
+(every n-th, `--questions` of them; the corpora are its articles) through the deployment handle at once; p50 / p95
+per question. Writes bench/results/cluster_<corpus>.json.
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ from typing import Any
 
 from bench.common import RESULTS, data_dir
 from qa.config import Settings
+from qa.embed.embedder import load_embedder
 from qa.eval.questions import load_questions
 from qa.index.build import build
 
 STORE = 150 * 2**20
 
 
-def timed_build(settings: Settings) -> float:
+def timed_build(settings: Settings, cores: int = 0) -> float:
+    """A fresh build, in seconds; `cores` > 0: a local build's model on that many cores (as a node's actor)."""
+    embedder = load_embedder(settings.model, settings.batch_size, settings.backend, cores=cores) if cores else None
     t0 = time.perf_counter()
-    build(settings, rebuild=True)
+    build(settings, rebuild=True, embedder=embedder)
     return time.perf_counter() - t0
 
 
@@ -87,6 +91,7 @@ def main() -> None:
     ap.add_argument("--corpus", default="squad-dev16", choices=("squad-dev16", "large"))
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--no-serving", action="store_true", help="time the builds only")
     args = ap.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     with tempfile.TemporaryDirectory(prefix="qa-cluster-") as tmp:
@@ -102,13 +107,15 @@ def main() -> None:
         result: dict[str, Any] = {"corpus": args.corpus, "cpus_here": os.cpu_count()}
         result["local_s"] = round(timed_build(local), 2)
         print(f"local build: {result['local_s']} s", flush=True)
+        result["local_1_core_s"] = round(timed_build(local.with_(index=root / "local1"), cores=1), 2)
+        print(f"local build, the model on one core (as a node's actor): {result['local_1_core_s']} s", flush=True)
         for nodes in (1, 2):
             cluster = start_cluster(nodes)
             try:
                 on = local.with_(index=root / f"cluster{nodes}", ray_address=cluster.address)
                 result[f"cluster_{nodes}_s"] = round(timed_build(on), 2)
                 print(f"cluster build, {nodes} node(s): {result[f'cluster_{nodes}_s']} s", flush=True)
-                if nodes == 2:
+                if nodes == 2 and not args.no_serving:
                     squad = load_questions(data_dir("squad-dev16") / "questions.jsonl")
                     asked = [q.question for q in squad[:: max(1, len(squad) // args.questions)]][: args.questions]
                     serve_settings = on.with_(index=root / "local")
@@ -118,10 +125,12 @@ def main() -> None:
                         print(f"serving, {replicas} replica(s), {args.clients} clients: {figures}", flush=True)
             finally:
                 stop_cluster(cluster)
-        result["overhead_1_node"] = round(result["cluster_1_s"] / result["local_s"], 3)
+        result["overhead_1_node"] = round(result["cluster_1_s"] / result["local_1_core_s"], 3)
+        result["cluster_2_vs_local"] = round(result["cluster_2_s"] / result["local_s"], 3)
         result["scaling_2_nodes"] = round(result["cluster_1_s"] / result["cluster_2_s"], 3)
-        print(f"overhead (one-node cluster / local) {result['overhead_1_node']}, "
-              f"scaling (one node / two nodes) {result['scaling_2_nodes']}")  # fmt: skip
+        print(f"overhead (one-node cluster / local on one core) {result['overhead_1_node']}, "
+              f"scaling (one node / two nodes) {result['scaling_2_nodes']}, "
+              f"two-node cluster / local on every core {result['cluster_2_vs_local']}")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"cluster_{args.corpus}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")

@@ -49,7 +49,10 @@ class Embedder:
         batch_size: int = 32,
         backend: str = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
+        cores: int = 0,
     ) -> None:
+        """`cores`: the CPU cores the ONNX backends may use (0: every core this process may run on); a Ray actor
+        passes the CPUs it was given, so the actors of one node do not each take all its cores."""
         offline()
         self.name = name
         self.batch_size = batch_size
@@ -59,7 +62,7 @@ class Embedder:
             self.runner: Runner = TorchRunner(name)
         else:
             folder = onnx_export(name, cache_dir or default_cache_dir(), int8=self.backend == "onnx-int8")
-            self.runner = OnnxRunner(folder)
+            self.runner = OnnxRunner(folder, workers=cores)
         self.dim = self.runner.dim
         # torch and transformers leave ~1M long-lived objects on the heap; every full garbage collection
         # walked them all (0.26 s each, measured), stalling builds and searches at random. Frozen objects
@@ -127,10 +130,14 @@ class _Lines:
 
 
 def load_embedder(
-    name: str = DEFAULT_MODEL, batch_size: int = 32, backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None
+    name: str = DEFAULT_MODEL,
+    batch_size: int = 32,
+    backend: str = DEFAULT_BACKEND,
+    cache_dir: Path | None = None,
+    cores: int = 0,
 ) -> Embedder:
-    """One loaded model per (name, batch size, backend, cache) per process: loading is the slow part."""
-    return _cached_embedder(name, batch_size, backend, cache_dir or default_cache_dir())
+    """One loaded model per (name, batch size, backend, cache, cores) per process: loading is the slow part."""
+    return _cached_embedder(name, batch_size, backend, cache_dir or default_cache_dir(), cores)
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -139,5 +146,5 @@ def embedder_for(settings: Settings) -> Embedder:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_embedder(name: str, batch_size: int, backend: str, cache_dir: Path) -> Embedder:
-    return Embedder(name, batch_size, backend, cache_dir)
+def _cached_embedder(name: str, batch_size: int, backend: str, cache_dir: Path, cores: int) -> Embedder:
+    return Embedder(name, batch_size, backend, cache_dir, cores)

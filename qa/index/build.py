@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import secrets
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,11 @@ from qa.config import Settings
 from qa.embed.base import model_id
 from qa.embed.embedder import Embedder, embedder_for
 from qa.errors import IndexBusyError
-from qa.index.changes import Changes, find_changes, same_aliases
+from qa.index.changes import Changes, find_changes, read_here, same_aliases
 from qa.index.manifest import Manifest, check_compatible, now, read_manifest, require_manifest, write_manifest
 from qa.index.store import Index, damaged, remove_orphans, seg_files, write_segment
 from qa.ingest.chunk import chunk_article
+from qa.ingest.read import FileRead
 from qa.ingest.scan import Listed, scan_files
 from qa.text import TOKENIZER, tokenize
 from qa.types import Article, Problem
@@ -153,6 +155,15 @@ def _locked(index_dir: Path) -> Iterator[None]:
         yield
 
 
+def _reader(settings: Settings, progress: bool) -> Callable[[list[Listed]], list[FileRead]]:
+    """How the new and changed files are parsed: on the cluster the settings name, else here."""
+    if not settings.ray_address:
+        return read_here
+    from qa.index.cluster import read_on_cluster
+
+    return functools.partial(read_on_cluster, progress=progress)
+
+
 def build(
     settings: Settings, *, rebuild: bool = False, embedder: Embedder | None = None, progress: bool = False
 ) -> BuildReport:
@@ -177,7 +188,7 @@ def build(
             check_compatible(old, mid, old.chunker if retokenize else chunker, index_dir)
             old, repaired = _without_damaged(index_dir, old)
         large = int(settings.large_article_mb * 2**20)
-        changes = find_changes(settings.articles, files, old, scan_ns, large)
+        changes = find_changes(settings.articles, files, old, scan_ns, large, _reader(settings, progress))
         changes.problems[:0] = problems
         if old is not None and changes.none and not retokenize and not repaired and same_aliases(old, changes):
             return BuildReport.of(index_dir, changes, old, seconds=time.perf_counter() - t0)

@@ -7,6 +7,7 @@ which articles are new, changed, removed or unchanged, and which need embedding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,11 +40,22 @@ class Changes:
         return not (self.added or self.changed or self.removed)
 
 
+def read_here(files: list[Listed]) -> list[FileRead]:
+    """Each file read and parsed here, in turn."""
+    return [read_file(f.rel, Path(f.path)) for f in files]
+
+
 def find_changes(
-    folder: Path, files: list[Listed], old: Manifest | None, scan_ns: int, large: int = 5 << 20
+    folder: Path,
+    files: list[Listed],
+    old: Manifest | None,
+    scan_ns: int,
+    large: int = 5 << 20,
+    read: Callable[[list[Listed]], list[FileRead]] = read_here,
 ) -> Changes:
     """Read what changed in `folder` (its listing `files`, made at `scan_ns`) against `old`; files over `large`
-    bytes that are read are named in `large`."""
+    bytes that are read are named in `large`. `read` parses the files that need it, all in one call (a cluster
+    build's parses them on the cluster)."""
     old_articles = old.articles if old else {}
     old_files = old.files if old else {}
     paths = {f.rel: Path(f.path) for f in files}
@@ -52,17 +64,26 @@ def find_changes(
     # 1. Read what changed; reuse what the manifest already knows for files whose bytes are the same.
     current: dict[str, ArticleEntry] = {}
     parsed: dict[str, Article] = {}
+    pending: list[tuple[Listed, FileEntry | None, tuple[int, int] | None]] = []
     for listed in files:
-        rel = listed.rel
-        known = old_files.get(rel)
+        known = old_files.get(listed.rel)
         stat = _stat(listed, scan_ns)
         reused = known if known is not None and stat is not None and known.stat == stat else None
         if reused is not None and all(aid in old_articles for aid in reused.articles):  # nothing to read
-            out.files[rel] = reused
+            out.files[listed.rel] = reused
             for aid in reused.articles:
                 current[aid] = old_articles[aid]
-            continue
-        got = _read_or_reuse(listed, known, old_articles)
+        else:
+            pending.append((listed, known, stat))
+    reads: dict[str, FileRead] = {}
+    for listed, known, _ in pending:
+        if (same := _same_bytes(listed, known, old_articles)) is not None:
+            reads[listed.rel] = same
+    to_parse = [f for f, _, _ in pending if f.rel not in reads]
+    reads.update(zip([f.rel for f in to_parse], read(to_parse), strict=True))
+    for listed, known, stat in pending:
+        rel = listed.rel
+        got = reads[rel]
         out.problems.extend(got.problems)
         if listed.size > large and any(a.text for a in got.articles):
             out.large.append(f"{rel}: {listed.size / 2**20:.1f} MB")
@@ -123,10 +144,10 @@ def _stat(listed: Listed, scan_ns: int) -> tuple[int, int] | None:
     return (listed.size, listed.mtime_ns) if listed.mtime_ns < scan_ns - 1_000_000_000 else None
 
 
-def _read_or_reuse(listed: Listed, known: FileEntry | None, old_articles: dict[str, ArticleEntry]) -> FileRead:
-    """Parse a file whose size or mtime is not the one recorded (the same ones mean the same file, as git
-    assumes: find_changes skips those), unless its bytes hash the same as last time: then stubs (id only) stand
-    for its articles."""
+def _same_bytes(listed: Listed, known: FileEntry | None, old_articles: dict[str, ArticleEntry]) -> FileRead | None:
+    """A file whose size or mtime is not the one recorded (the same ones mean the same file, as git assumes:
+    find_changes skips those) is parsed, unless its bytes hash the same as last time: then stubs (id only) stand
+    for its articles, and this returns them (None: parse it)."""
     if known is not None and all(aid in old_articles for aid in known.articles):
         stubs = [Article(id=aid, title="", text="") for aid in known.articles]
         try:
@@ -135,7 +156,7 @@ def _read_or_reuse(listed: Listed, known: FileEntry | None, old_articles: dict[s
             digest = None
         if digest == known.hash:
             return FileRead(listed.rel, digest, stubs)
-    return read_file(listed.rel, Path(listed.path))
+    return None
 
 
 def _reparse(path: Path, rel: str, aid: str) -> Article:

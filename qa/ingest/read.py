@@ -43,6 +43,12 @@ def read_file(rel: str, path: Path) -> FileRead:
         return FileRead(
             rel, None, problems=[Problem(rel, f"cannot read file ({e.strerror or e}): check it exists and is readable")]
         )
+    return read_bytes(rel, data, path.suffix)
+
+
+def read_bytes(rel: str, data: bytes, suffix: str | None = None) -> FileRead:
+    """The articles of a file's bytes, its kind by `suffix` (default: that of `rel`, where it is in the articles
+    folder); any problem is reported, never raised. A cluster build parses here, on its nodes (qa.index.cluster)."""
     digest = file_digest(data)
     if b"\x00" in data[:8192]:
         return FileRead(rel, digest, problems=[Problem(rel, "binary file, not text: remove it or export it as .txt")])
@@ -52,7 +58,7 @@ def read_file(rel: str, path: Path) -> FileRead:
         return FileRead(rel, digest, problems=[Problem(rel, f"not UTF-8 (byte {e.start}): re-save the file as UTF-8")])
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out = FileRead(rel, digest)
-    suffix = path.suffix.lower()
+    suffix = (Path(rel).suffix if suffix is None else suffix).lower()
     if suffix == ".jsonl":
         _read_jsonl(rel, text, out)
     elif suffix in {".html", ".htm"}:
