@@ -5,12 +5,12 @@ The folder scan and the diff against the manifest stay here (they decide what is
 the old manifest). The new and changed files are read here and parsed on the cluster (HTML by trafilatura) in
 tasks, so the nodes need not see the articles folder; only the articles to embed go out again. Ray Data chunks
 them (qa's own chunker) and tokenizes their BM25 words in tasks, and embeds them in an actor pool whose actors load
-the model once each (ONNX on CPU nodes, as a local build); progress shows articles and chunks a second, per node;
-the chunks, tokens and vectors come back in the order a local
-build makes them, and qa writes them as its own segment, the manifest last (qa.index.build). So the index is the
-one a local build makes: the same chunks, offsets and ids, vectors from the same backend, and a killed or failed
-cluster build leaves the previous index as it was. The index folder must be on storage this machine writes; the
-nodes read nothing from it.
+the model once each (ONNX on CPU nodes, as a local build, on the CPUs Ray gave the actor); progress shows articles
+and chunks a second, per node. The chunks, tokens and vectors come back in the order a local build makes them, and
+qa writes them as its own segment, the manifest last (qa.index.build). So the index is the one a local build
+makes: the same chunks, offsets and ids, vectors from the same backend, and a killed or failed cluster build
+leaves the previous index as it was. The index folder must be on storage this machine writes; the nodes read
+nothing from it.
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ def read_on_cluster(files: list[Listed], progress: bool = False) -> list[FileRea
     from tqdm import tqdm
 
     parse = ray.remote(num_cpus=1)(_parse_files)
+    in_flight = 2 * cluster_cpus()
     out: list[FileRead | None] = [None] * len(files)
-    running: dict[Any, list[int]] = {}
+    running: dict[Any, list[int]] = {}  # a task → the positions of its files
 
     def collect(done: list[Any]) -> None:
         for ref in done:
@@ -100,22 +101,23 @@ def read_on_cluster(files: list[Listed], progress: bool = False) -> list[FileRea
 
     with tqdm(total=len(files), desc="parsing on the cluster", unit="file", disable=not progress) as bar:
         for lo in range(0, len(files), PARSE_FILES):
-            group, batch = list(range(lo, min(lo + PARSE_FILES, len(files)))), []
-            for n in group:
-                f = files[n]
+            group: list[int] = []
+            batch: list[tuple[str, bytes, str]] = []
+            for n in range(lo, min(lo + PARSE_FILES, len(files))):
+                path = Path(files[n].path)
                 try:
-                    batch.append((f.rel, Path(f.path).read_bytes(), Path(f.path).suffix))
+                    batch.append((files[n].rel, path.read_bytes(), path.suffix))
+                    group.append(n)
                 except OSError:
-                    out[n] = read_file(f.rel, Path(f.path))  # the problem, worded as a local build words it
+                    out[n] = read_file(files[n].rel, path)  # the problem, worded as a local build words it
                     bar.update(1)
-            group = [n for n in group if out[n] is None]
             if group:
                 running[parse.remote(batch)] = group
-            while len(running) >= 2 * cluster_cpus():
+            while len(running) >= in_flight:
                 collect(ray.wait(list(running), num_returns=1)[0])
         while running:
             collect(ray.wait(list(running), num_returns=1)[0])
-    return [got for got in out if got is not None]
+    return [got for got in out if got is not None]  # every position is filled by now
 
 
 def _parse_files(batch: list[tuple[str, bytes, str]]) -> list[FileRead]:
@@ -146,13 +148,11 @@ def _embedding_actor(model: str, batch_size: int, backend: str) -> type:
             # the CPUs Ray gave this actor, not every core of its node (which other actors share)
             cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
             self.embedder = load_embedder(model, batch_size, backend, cores=max(1, int(cpus)))
+            self.node = ray.util.get_node_ip_address()  # which node embeds, for the progress per node
 
         def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-            import ray
-
             vectors = self.embedder.embed_documents([str(t) for t in batch["embed"]])
-            node = ray.util.get_node_ip_address()  # which node embedded it, for the progress per node
-            return {**batch, "vector": list(vectors), "node": [node] * len(vectors)}
+            return {**batch, "vector": list(vectors), "node": [self.node] * len(vectors)}
 
     return Embed
 
