@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
-from qa.answer import spans
+from qa.answer import forms, sentences, spans
 from qa.answer.answerer import Answerer
 from qa.answer.conversation import Conversation, is_follow_up
 from qa.answer.kinds import short_answer
 from qa.pipeline import QA
 from qa.types import Answer
-from tests.helpers import G8_2013, G20_2012, SEED_LEFTOVERS
+from tests.helpers import G8_2013, G20_2012, SEED_LEFTOVERS, seed_questions
 
 
 @pytest.fixture
@@ -240,3 +243,31 @@ def test_without_the_reader_the_gate_fitted_without_its_signals_judges(seed_qa: 
     # the reader's signals sit at their floor without it: a gate that weighs them would refuse this
     answer = plain.ask("How long did the meeting in Mexico last?")
     assert not answer.refused and "two hours" in answer.citations[0].quote
+
+
+class EveryCosine(Answerer):
+    """The answerer as it was before cosines were worked out only where they count: every sentence embedded."""
+
+    def score_sentences(self, found, readings=None):  # type: ignore[no-untyped-def]
+        cands, feats = self.sentence_features(found, readings)
+        scores = feats @ self.weights.vector()
+        holding = sentences.asked_kind_held(found.query.asks, feats)
+        if self.reader is None and holding is not None:
+            scores = np.where(holding, scores, scores - 100.0)
+        return cands, feats, scores
+
+
+@pytest.mark.parametrize("reader", [True, False])
+def test_embedding_only_the_sentences_that_can_decide_an_answer_gives_the_answer_embedding_all_gives(
+    seed_qa: QA, reader: bool
+) -> None:
+    questions = [q for q in seed_questions() if forms.answer_kind(q) == forms.FACT]
+    lazy = Answerer(seed_qa.retriever, reader=reader)
+    every = EveryCosine(seed_qa.retriever, reader=reader)
+    embedded = total = 0
+    for question in questions:
+        assert replace(lazy.ask(question), timings_ms={}) == replace(every.ask(question), timings_ms={})
+        found = seed_qa.retriever.search(question)
+        cands, feats, _ = lazy.score_sentences(found, lazy.read(found))
+        embedded, total = embedded + int((feats[:, sentences.COSINE] != -1.0).sum()), total + len(cands)
+    assert len(questions) >= 50 and embedded < 0.7 * total

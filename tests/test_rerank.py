@@ -4,6 +4,7 @@ BM25 scores the first stage computed instead of scoring the question again."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import fields
 
@@ -18,6 +19,8 @@ from qa.search.dates import DATE_FEATURES
 from qa.search.query import Query, make_query
 from qa.search.rerank import FEATURES, Reranker, Weights, shipped_weights
 from qa.search.retrieve import Retriever
+from qa.search.sentences import pairs_held
+from qa.text import tokenize
 from tests.helpers import QUESTIONS
 
 
@@ -125,3 +128,25 @@ def test_bm25_scores_are_computed_once_by_the_first_stage_and_reused(
     result = retriever.search("Who is Russia's foreign minister?", 5)
     assert len(computed) == 1 and len(handed) == 1 and handed[0] is computed[0]  # one BM25 pass, reused
     assert "Sergei Lavrov" in result.passages[0].chunk.text
+
+
+def test_a_chunks_sentence_words_are_the_words_of_each_sentence_blingfire_finds(seed_qa: QA) -> None:
+    import blingfire
+
+    rows = list(range(len(seed_qa.index.chunks)))
+    words = seed_qa.retriever.sentences.chunk_words(rows)
+    for row, got in zip(rows, words, strict=True):
+        text = seed_qa.index.chunks[row].text
+        _, offsets = blingfire.text_to_sentences_and_offsets(text)
+        assert [tuple(t) for t in tokenize([text[s:e] for s, e in offsets])] == [seq for _, seq in got]
+        assert [frozenset(seq) for _, seq in got] == [held for held, _ in got]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Obama met Putin, and Putin met Obama.", "Putin Putin met met Obama", "Nothing here", "", "Obama Putin"],
+)
+def test_the_word_pairs_a_sentence_holds_are_counted_as_a_set_of_its_pairs_would_count_them(sentence: str) -> None:
+    pairs = set(itertools.pairwise(tokenize(["Obama met Putin and Obama met Putin again"])[0]))
+    seq = tuple(tokenize([sentence])[0])
+    assert pairs_held(pairs, (frozenset(seq), seq)) == len(pairs & set(itertools.pairwise(seq)))

@@ -131,26 +131,37 @@ class Answerer:
     def score_sentences(
         self, found: SearchResult, readings: list[Reading] | None = None
     ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
-        """Every distinct sentence of the retrieved passages, its features and its answer score."""
-        cands, feats = self.sentence_features(found, readings)
-        scores = feats @ self.weights.vector()
+        """Every distinct sentence of the retrieved passages, its features and its answer score. A sentence's
+        cosine is worked out only where it can change the answer, the gate's signals or a second citation
+        (sentences.fill_cosines); elsewhere it is -1."""
+        cands = self._candidates(found, readings)
+        feats = sentences.features(self.sentences, found.query, cands, cosine=False)
         holding = asked_kind_held(found.query.asks, feats)
-        if self.reader is None and holding is not None:
-            # Without the reader only the sentences holding the amount, duration or date asked for compete ("How
-            # long did the meeting last?" would cite the meeting's lead sentence). With it, every sentence
-            # competes: holds_kind misses some answers, and the reader's span finds the amount.
-            scores = np.where(holding, scores, scores - 100.0)
-        return cands, feats, scores
+        weights = self.weights.vector()
+
+        def score(feats: np.ndarray) -> np.ndarray:
+            scores = feats @ weights
+            if self.reader is None and holding is not None:
+                # Without the reader only the sentences holding the amount, duration or date asked for compete
+                # ("How long did the meeting last?" would cite the meeting's lead sentence). With it, every
+                # sentence competes: holds_kind misses some answers, and the reader's span finds the amount.
+                scores = np.where(holding, scores, scores - 100.0)
+            return scores
+
+        sentences.fill_cosines(self.sentences, found.query, cands, feats, score, holding)
+        return cands, feats, score(feats)
 
     def sentence_features(
         self, found: SearchResult, readings: list[Reading] | None = None
     ) -> tuple[list[Candidate], np.ndarray]:
         """Every distinct sentence of the retrieved passages, and its features (SentenceWeights' order); with
         the reader's `readings` of the passages, each sentence also carries the reader's best span in it."""
-        cands = sentences.candidates(self.sentences, found.passages)
-        if readings is not None:
-            cands = sentences.with_spans(cands, found.passages, readings)
+        cands = self._candidates(found, readings)
         return cands, sentences.features(self.sentences, found.query, cands)
+
+    def _candidates(self, found: SearchResult, readings: list[Reading] | None) -> list[Candidate]:
+        cands = sentences.candidates(self.sentences, found.passages)
+        return cands if readings is None else sentences.with_spans(cands, found.passages, readings)
 
     def gate_signals(
         self,

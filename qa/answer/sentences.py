@@ -8,7 +8,7 @@ import calendar
 import functools
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -66,6 +66,8 @@ FEATURES = (
     "states_date", "other_date", "period", "recency",
 )  # fmt: skip
 N_FEATURES = len(FEATURES)
+COSINE = FEATURES.index("cosine")
+FIRST_EMBEDDED = 3  # sentences embedded first, the best by everything else, to bound the rest against
 
 
 @functools.cache
@@ -130,8 +132,9 @@ def content_tokens(query: Query) -> list[str]:
     return [t for t in query.tokens if t not in drop] or query.tokens
 
 
-def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.ndarray:
-    """The features of each candidate, in SentenceWeights' order."""
+def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine: bool = True) -> np.ndarray:
+    """The features of each candidate, in SentenceWeights' order; with `cosine` False, the cosine column is left
+    at 0 for fill_cosines to work out where it counts."""
     if not cands or query.vector is None:
         return np.zeros((len(cands), N_FEATURES), dtype=np.float32)
     index = sentences.index
@@ -147,7 +150,8 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.n
     tokens, prev, titles = every[:n], every[n : 2 * n], every[2 * n :]
     cover = np.array([coverage(idf, set(toks), total) for toks in tokens])
     pair_cov = np.array([len(pairs & set(itertools.pairwise(toks))) / len(pairs) if pairs else 0.0 for toks in tokens])
-    cosine = sentences.vectors([(s.article, s.start, s.end) for s in cands]) @ query.vector
+    keys = [(s.article, s.start, s.end) for s in cands]
+    cos = sentences.cosines(keys, query.vector) if cosine else np.zeros(n)
     rank = np.array([1.0 / s.passage_rank for s in cands])
     kind = np.array([float(holds_kind(query.asks, s.text)) for s in cands])
     window = np.array([coverage(idf, set(a) | set(b), total) for a, b in zip(tokens, prev, strict=True)])
@@ -160,9 +164,67 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate]) -> np.n
     states, other = stated_dates(query.period, [s.text for s in cands])
     days = np.array([sentences.article_day(s.article) for s in cands], dtype=np.float64)
     dates = date_evidence(days, query.period, query.as_of)
-    columns = [cover, pair_cov, cosine, rank, kind, window, title, passage, length, reader, states, other]
+    columns = [cover, pair_cov, cos, rank, kind, window, title, passage, length, reader, states, other]
     fit = dates[:, :2].max(axis=1, keepdims=True)  # the article's fit to the period, relative or dated
     return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3]]).astype(np.float32)  # period, recency
+
+
+def fill_cosines(
+    sentences: Sentences,
+    query: Query,
+    cands: list[Candidate],
+    feats: np.ndarray,
+    score: Callable[[np.ndarray], np.ndarray],
+    holding: np.ndarray | None = None,
+) -> None:
+    """Fill the cosine column of `feats` (left at 0 by features(cosine=False)) where it can decide what a fact
+    answer takes from them, embedding only those sentences: which sentence scores best, of all and of those
+    `holding` the kind asked for (the gate's), and the best of another article than the best's (a second
+    citation). A cosine lies in [-1, 1], so a sentence that would not outscore the best embedded one even at 1 is
+    left out, its cosine set to -1; the best ones and their scores are then those that embedding every sentence
+    gives. Embedding a sentence is most of a news answer's time, and most sentences are far from the best.
+
+    `score`: the answer scores of features; where it weighs the cosine negatively, every sentence is embedded."""
+    vector = query.vector
+    if vector is None or not cands:
+        return
+    keys = [(c.article, c.start, c.end) for c in cands]
+    done = np.zeros(len(cands), dtype=bool)
+
+    def embed(rows: np.ndarray) -> None:
+        feats[rows, COSINE] = sentences.cosines([keys[i] for i in rows], vector)
+        done[rows] = True
+
+    feats[:, COSINE] = -1.0
+    floor = score(feats)
+    feats[:, COSINE] = 1.0
+    reach = score(feats) - floor  # what a cosine of 1 instead of -1 adds
+    feats[:, COSINE] = -1.0
+    if (reach < 0).any():
+        embed(np.arange(len(cands)))
+        return
+
+    def settle(among: np.ndarray) -> int:
+        rows = np.flatnonzero(among)
+        while len(rows):
+            scores = score(feats)
+            known = rows[done[rows]]
+            if not len(known):
+                embed(rows[np.argsort(-scores[rows], kind="stable")[:FIRST_EMBEDDED]])
+                continue
+            best = int(known[np.argmax(scores[known])])
+            # 1e-3: a margin for the rounding of float32 sums; it only embeds a sentence more
+            todo = rows[~done[rows] & (floor[rows] + reach[rows] >= scores[best] - 1e-3)]
+            if not len(todo):
+                return best
+            embed(todo)
+        return -1
+
+    best = settle(np.ones(len(cands), dtype=bool))
+    if holding is not None:
+        settle(holding)
+    if best >= 0:
+        settle(np.array([c.article != cands[best].article for c in cands]))
 
 
 _YEAR = re.compile(r"(?<![\d,.$£€])\b(?:19|20)\d\d\b(?![\d,.]\d)")

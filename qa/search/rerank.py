@@ -26,7 +26,7 @@ from qa import learned
 from qa.answer.kinds import holds_kind
 from qa.search.dates import DATE_FEATURES, date_evidence
 from qa.search.query import Query
-from qa.search.sentences import Sentences
+from qa.search.sentences import Sentences, pairs_held
 from qa.text import coverage
 
 
@@ -87,7 +87,7 @@ class Reranker:
             sentence[n] = max((coverage(idf, w, total) for w, _ in sents), default=0)
             chunk[n] = coverage(idf, frozenset().union(*(w for w, _ in sents)), total)
             if pairs:
-                bigram[n] = max((len(pairs & p) for _, p in sents), default=0) / len(pairs)
+                bigram[n] = max((pairs_held(pairs, w) for w in sents), default=0) / len(pairs)
         chunks = self.index.chunks
         title = np.array([coverage(idf, self.sentences.title_words(chunks[r].article), total) for r in rows])
         kind = np.array([float(holds_kind(query.asks, chunks[r].text)) for r in rows])

@@ -20,7 +20,17 @@ from qa.search.dates import parse_date
 from qa.text import tokenize
 
 Key = tuple[str, int, int]  # (article id, start, end) of a sentence, or of a stretch of an article
-Words = tuple[frozenset[str], frozenset[tuple[str, str]]]  # a sentence's stemmed words and word pairs
+Words = tuple[frozenset[str], tuple[str, ...]]  # a sentence's stemmed words, as a set and in order
+
+
+def pairs_held(pairs: set[tuple[str, str]], words: Words) -> int:
+    """How many of the word pairs the sentence holds, the second word right after the first. Looked up where both
+    words are in it, rather than by a set of all its pairs: a question has a few pairs, a search reads thousands
+    of sentences."""
+    held, seq = words
+    return sum(
+        1 for a, b in pairs if a in held and b in held and any(x == a and y == b for x, y in itertools.pairwise(seq))
+    )
 
 
 class Sentences:
@@ -68,6 +78,11 @@ class Sentences:
                 self._vectors[k] = v
         return np.stack([self._vectors[k] for k in keys])
 
+    def cosines(self, keys: Sequence[Key], vector: np.ndarray) -> np.ndarray:
+        """The cosine of each sentence with a (query) vector, row by row: a sentence's cosine is the same to the bit
+        whichever sentences are scored beside it (a matrix product rounds by the matrix's shape)."""
+        return np.asarray((self.vectors(keys) * vector).sum(axis=1), dtype=np.float32)
+
     def tokens(self, keys: Sequence[Key]) -> list[frozenset[str]]:
         """The stemmed words of these sentences; the missing ones tokenized in one call."""
         missing = list(dict.fromkeys(k for k in keys if k not in self._tokens))
@@ -77,7 +92,7 @@ class Sentences:
         return [self._tokens[k] for k in keys]
 
     def chunk_words(self, rows: Sequence[int]) -> list[list[Words]]:
-        """For each chunk row, its sentences' word sets and word-pair sets (blingfire over the chunk text)."""
+        """For each chunk row, its sentences' stemmed words (blingfire over the chunk text)."""
         import blingfire
 
         missing = [r for r in dict.fromkeys(rows) if r not in self._chunk_words]
@@ -85,10 +100,12 @@ class Sentences:
             spans: list[tuple[int, int]] = []
             texts: list[str] = []
             for r in missing:
-                _, offsets = blingfire.text_to_sentences_and_offsets(self.index.chunks[r].text)
-                spans.append((len(texts), len(texts) + len(offsets)))
-                texts.extend(self.index.chunks[r].text[s:e] for s, e in offsets)
+                # the sentences' text without their offsets: blingfire works those out byte by byte in Python,
+                # three times the split's own time, and only the words count here (the same words: tests)
+                split = [s for s in blingfire.text_to_sentences(self.index.chunks[r].text).split("\n") if s]
+                spans.append((len(texts), len(texts) + len(split)))
+                texts.extend(split)
             tokens = tokenize(texts)
             for r, (lo, hi) in zip(missing, spans, strict=True):
-                self._chunk_words[r] = [(frozenset(t), frozenset(itertools.pairwise(t))) for t in tokens[lo:hi]]
+                self._chunk_words[r] = [(frozenset(t), tuple(t)) for t in tokens[lo:hi]]
         return [self._chunk_words[r] for r in rows]
