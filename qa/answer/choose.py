@@ -130,7 +130,7 @@ def lead_start(a: Article) -> int:
 
 
 def _vectors(answerer: Answerer, cands: Sequence[Candidate]) -> np.ndarray:
-    return answerer.sentences.vectors([(c.article, c.start, c.end) for c in cands])
+    return answerer.sentences.vectors([c.key for c in cands])
 
 
 def _greedy(

@@ -18,7 +18,7 @@ from qa.answer.kinds import holds_kind, strict_kind
 from qa.answer.reader import Reading
 from qa.search.dates import date_evidence
 from qa.search.query import Query
-from qa.search.sentences import Sentences
+from qa.search.sentences import Key, Sentences, pairs_held
 from qa.text import coverage, tokenize
 from qa.types import Passage, Period
 
@@ -87,6 +87,11 @@ class Candidate:
     prev: str = ""  # the sentence before it (a pronoun in this one often names what the question names)
     span: tuple[float, int, int] | None = None  # the reader's best span in it: score, article offsets
 
+    @property
+    def key(self) -> Key:
+        """Where it is, as qa.search.sentences.Sentences keeps its vector."""
+        return (self.article, self.start, self.end)
+
 
 def candidates(sentences: Sentences, passages: list[Passage]) -> list[Candidate]:
     """Every distinct sentence of the passages (of at least _MIN_WORDS words, not the title), in passage order."""
@@ -148,10 +153,10 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
         [s.text for s in cands] + [s.prev for s in cands] + [index.articles[s.article].title for s in cands]
     )
     tokens, prev, titles = every[:n], every[n : 2 * n], every[2 * n :]
-    cover = np.array([coverage(idf, set(toks), total) for toks in tokens])
-    pair_cov = np.array([len(pairs & set(itertools.pairwise(toks))) / len(pairs) if pairs else 0.0 for toks in tokens])
-    keys = [(s.article, s.start, s.end) for s in cands]
-    cos = sentences.cosines(keys, query.vector) if cosine else np.zeros(n)
+    words = [(frozenset(toks), tuple(toks)) for toks in tokens]
+    cover = np.array([coverage(idf, held, total) for held, _ in words])
+    pair_cov = np.array([pairs_held(pairs, w) / len(pairs) if pairs else 0.0 for w in words])
+    cos = sentences.cosines([s.key for s in cands], query.vector) if cosine else np.zeros(n)
     rank = np.array([1.0 / s.passage_rank for s in cands])
     kind = np.array([float(holds_kind(query.asks, s.text)) for s in cands])
     window = np.array([coverage(idf, set(a) | set(b), total) for a, b in zip(tokens, prev, strict=True)])
@@ -188,7 +193,7 @@ def fill_cosines(
     vector = query.vector
     if vector is None or not cands:
         return
-    keys = [(c.article, c.start, c.end) for c in cands]
+    keys = [c.key for c in cands]
     done = np.zeros(len(cands), dtype=bool)
 
     def embed(rows: np.ndarray) -> None:
