@@ -14,6 +14,7 @@ shipped weights were fitted on these very questions, so:
              (`python -m train.span --save`);
 --reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
              on news only for readers prepared on both sets: the shipped reader never saw news).
+--read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default, 3).
 Writes bench/results/answers_<set>.json.
 """
 
@@ -51,7 +52,8 @@ def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = data_dir(args.set)
-    qa = open_set(args.set, reader=not args.no_reader)
+    more_settings = {"read_passages": args.read_passages} if args.read_passages else {}
+    qa = open_set(args.set, reader=not args.no_reader, **more_settings)
     answerer = qa.answerer
     fold_of = {q["id"]: q["fold"] for q in set_questions(args.set)}
     questions = [q for q in load_questions(folder / "questions.jsonl") if q.answerable]
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "set": args.set,
         "cross_validated": {"weights": args.cv, "spans": args.span_cv, "reader": args.reader_cv},
         "reader": not args.no_reader,
+        "read_passages": answerer.settings.read_passages,
         **{k: summary[k] for k in ("n", "retrieval", "answer", "citation", "latency_ms")},
         "answerable_refused": more["answerable_refused"],
         "latency_by_stage_ms": more["latency_by_stage_ms"],
@@ -102,6 +105,7 @@ def main() -> None:
     ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
     ap.add_argument("--reader-cv", action="store_true", help="read by the fold readers that held each article out")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
+    ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     results = run(args)

@@ -36,6 +36,27 @@ def test_best_span_keeps_to_allowed_tokens_and_the_longest_answer() -> None:
     assert best_span(start, end, np.zeros(5, dtype=bool))[0] == -np.inf
 
 
+def every_span_best(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[float, int, int]:
+    """The best span by looking at each one: shortest first, then the first, a tie never replacing it."""
+    best: tuple[float, int, int] = (-np.inf, 0, 0)
+    for length in range(1, MAX_ANSWER + 1):
+        for i in range(len(start) - length + 1):
+            if allowed[i : i + length].all() and float(start[i] + end[i + length - 1]) > best[0]:
+                best = (float(start[i] + end[i + length - 1]), i, i + length - 1)
+    return best
+
+
+def test_best_span_is_the_span_a_look_at_every_span_finds_ties_going_to_the_shortest_then_the_first() -> None:
+    rng = np.random.default_rng(0)
+    for case in range(400):
+        n = int(rng.integers(0, 2 * MAX_ANSWER))
+        start, end = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+        if case % 2:  # whole logits: many spans tie
+            start, end = np.round(start), np.round(end)
+        allowed = rng.random(n) > (0.3 if case % 3 else 0.0)
+        assert best_span(start, end, allowed) == every_span_best(start, end, allowed)
+
+
 def test_reader_reads_the_answer_and_its_scores_compare_across_passages() -> None:
     reader = shared_reader()
     readings = reader.read("How long did the meeting last?", [OIL, MEXICO])

@@ -46,21 +46,26 @@ def pair_tokenizer(path: str | None = None) -> Any:
 
 def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[float, int, int]:
     """The best (start logit + end logit, first token, last token) over spans of at most MAX_ANSWER tokens
-    whose tokens are all `allowed`; (-inf, 0, 0) when no token is."""
+    whose tokens are all `allowed`; (-inf, 0, 0) when no token is. Of spans scoring the same, the shortest, then
+    the first."""
     n = len(start)
+    if not n:
+        return -np.inf, 0, 0
     s = np.where(allowed, start, -np.inf)
     e = np.where(allowed, end, -np.inf)
+    # every span at once: row d holds the spans of d + 1 tokens, starting at each position (a sentence's spans,
+    # some hundreds; a loop over the lengths cost 30 small array passes a call, and a call is made per sentence)
+    first = np.arange(n)
+    last = first + np.arange(min(MAX_ANSWER, n))[:, None]
+    inside = last < n
+    last = np.minimum(last, n - 1)
     # a span may not run over a token that is not allowed: count the disallowed tokens before each position
     gaps = np.concatenate([[0], np.cumsum(~allowed)])
-    best, at = -np.inf, (0, 0)
-    for d in range(min(MAX_ANSWER, n)):
-        score = s[: n - d] + e[d:]
-        if d:
-            score = np.where(gaps[d + 1 :] - gaps[: n - d] == 0, score, -np.inf)
-        i = int(np.argmax(score))
-        if score[i] > best:
-            best, at = float(score[i]), (i, i + d)
-    return best, at[0], at[1]
+    score = np.where(inside & (gaps[last + 1] == gaps[first]), s + e[last], -np.inf)
+    d, i = divmod(int(np.argmax(score)), n)  # the first best in row order: the shortest, then the first
+    if score[d, i] == -np.inf:
+        return -np.inf, 0, 0
+    return float(score[d, i]), i, i + d
 
 
 WEIGHTS = "reader.npz"

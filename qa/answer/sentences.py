@@ -148,10 +148,12 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     total = sum(idf.values()) or 1.0
     pairs = set(itertools.pairwise(q_tokens))
     n = len(cands)
-    # one tokenize call: bm25s has a fixed cost per call (it sets up a progress bar even when hidden)
-    every = tokenize(
-        [s.text for s in cands] + [s.prev for s in cands] + [index.articles[s.article].title for s in cands]
-    )
+    # one tokenize call (bm25s has a fixed cost per call: it sets up a progress bar even when hidden), each text
+    # once: a sentence is mostly the next one's previous sentence, and the candidates share a few titles
+    texts = [s.text for s in cands] + [s.prev for s in cands] + [index.articles[s.article].title for s in cands]
+    distinct = dict.fromkeys(texts)
+    said = dict(zip(distinct, tokenize(list(distinct)), strict=True))
+    every = [said[t] for t in texts]
     tokens, prev, titles = every[:n], every[n : 2 * n], every[2 * n :]
     words = [(frozenset(toks), tuple(toks)) for toks in tokens]
     cover = np.array([coverage(idf, held, total) for held, _ in words])

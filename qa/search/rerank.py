@@ -89,7 +89,9 @@ class Reranker:
             if pairs:
                 bigram[n] = max((pairs_held(pairs, w) for w in sents), default=0) / len(pairs)
         chunks = self.index.chunks
-        title = np.array([coverage(idf, self.sentences.title_words(chunks[r].article), total) for r in rows])
+        title = np.array(
+            [coverage(idf, w, total) for w in self.sentences.title_words([chunks[r].article for r in rows])]
+        )
         kind = np.array([float(holds_kind(query.asks, chunks[r].text)) for r in rows])
         feats = np.stack(
             [sentence, dense, scores / (scores.max() or 1.0), rrf / (rrf.max() or 1.0), bigram, title, chunk, kind],
