@@ -149,12 +149,10 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     pairs = set(itertools.pairwise(q_tokens))
     n = len(cands)
     # one tokenize call (bm25s has a fixed cost per call: it sets up a progress bar even when hidden), each text
-    # once: a sentence is mostly the next one's previous sentence, and the candidates share a few titles
-    texts = [s.text for s in cands] + [s.prev for s in cands] + [index.articles[s.article].title for s in cands]
-    distinct = dict.fromkeys(texts)
+    # once: a sentence is mostly the next one's previous sentence; the titles' words are kept by `sentences`
+    distinct = dict.fromkeys([s.text for s in cands] + [s.prev for s in cands])
     said = dict(zip(distinct, tokenize(list(distinct)), strict=True))
-    every = [said[t] for t in texts]
-    tokens, prev, titles = every[:n], every[n : 2 * n], every[2 * n :]
+    tokens, prev = [said[s.text] for s in cands], [said[s.prev] for s in cands]
     words = [(frozenset(toks), tuple(toks)) for toks in tokens]
     cover = np.array([coverage(idf, held, total) for held, _ in words])
     pair_cov = np.array([pairs_held(pairs, w) / len(pairs) if pairs else 0.0 for w in words])
@@ -162,7 +160,7 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     rank = np.array([1.0 / s.passage_rank for s in cands])
     kind = np.array([float(holds_kind(query.asks, s.text)) for s in cands])
     window = np.array([coverage(idf, set(a) | set(b), total) for a, b in zip(tokens, prev, strict=True)])
-    title = np.array([coverage(idf, set(toks), total) for toks in titles])
+    title = np.array([coverage(idf, w, total) for w in sentences.title_words([s.article for s in cands])])
     top = max((s.passage_score for s in cands), default=0.0) or 1.0
     passage = np.array([s.passage_score / top for s in cands])
     length = np.array([min(len(toks), 60) / 60 for toks in tokens])
