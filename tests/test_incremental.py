@@ -202,6 +202,25 @@ def test_files_older_than_a_second_with_the_same_size_and_mtime_are_not_read_aga
     assert build(settings, embedder=embedder).changed == (G20_2012,)
 
 
+def test_an_index_written_without_sentence_runs_gets_them_on_the_next_build_without_re_embedding(
+    settings: Settings, counting: CountingEmbedder, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.index.store
+
+    with monkeypatch.context() as old_qa:  # what qa wrote before the runs were stored
+        old_qa.setattr(qa.index.store, "sentence_runs", lambda titles, texts, tokens: None)
+        build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert set(Index.load(settings.index).runs) == {None}
+    counting.embedded.clear()
+    report = build(settings, embedder=counting)  # type: ignore[arg-type]
+    assert counting.embedded == [] and report.compacted and not report.added
+    updated = Index.load(settings.index)
+    fresh = Index.load(fresh_build(settings.articles, tmp_path, embedder))
+    assert None not in updated.runs and updated.runs == fresh.runs and updated.tokens == fresh.tokens
+    assert top(settings.index, embedder) == top(fresh.dir, embedder)
+    assert build(settings, embedder=counting).up_to_date  # type: ignore[arg-type]
+
+
 def test_an_index_from_an_older_tokenizer_is_updated_in_place_without_re_embedding(
     settings: Settings, counting: CountingEmbedder, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

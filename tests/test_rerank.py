@@ -13,13 +13,13 @@ import pytest
 
 from qa.config import Settings
 from qa.eval.metrics import first_hit
-from qa.index.lexical import BM25Index
+from qa.index.lexical import BM25Index, sentence_runs
 from qa.pipeline import QA
 from qa.search.dates import DATE_FEATURES
 from qa.search.query import Query, make_query
 from qa.search.rerank import FEATURES, Reranker, Weights, shipped_weights
 from qa.search.retrieve import Retriever
-from qa.search.sentences import pairs_held
+from qa.search.sentences import Sentences, pairs_held
 from qa.text import tokenize
 from tests.helpers import QUESTIONS
 
@@ -130,16 +130,30 @@ def test_bm25_scores_are_computed_once_by_the_first_stage_and_reused(
     assert "Sergei Lavrov" in result.passages[0].chunk.text
 
 
-def test_a_chunks_sentence_words_are_the_words_of_each_sentence_blingfire_finds(seed_qa: QA) -> None:
+@pytest.mark.parametrize("runs", ["read off the index's runs", "split when asked"])
+def test_a_chunks_sentence_words_are_the_words_of_each_sentence_blingfire_finds(
+    seed_qa: QA, runs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import blingfire
 
     rows = list(range(len(seed_qa.index.chunks)))
-    words = seed_qa.retriever.sentences.chunk_words(rows)
+    assert None not in seed_qa.index.runs  # a new index stores every chunk's runs
+    if runs == "split when asked":  # as for an index written before runs were stored
+        monkeypatch.setattr(seed_qa.index, "runs", [None] * len(rows))
+    words = Sentences(seed_qa.index, seed_qa.retriever.sentences.embedder).chunk_words(rows)
     for row, got in zip(rows, words, strict=True):
         text = seed_qa.index.chunks[row].text
         _, offsets = blingfire.text_to_sentences_and_offsets(text)
         assert [tuple(t) for t in tokenize([text[s:e] for s, e in offsets])] == [seq for _, seq in got]
         assert [frozenset(seq) for _, seq in got] == [held for held, _ in got]
+
+
+def test_sentence_runs_split_a_chunks_tokens_by_title_and_sentence_or_are_none_where_they_differ() -> None:
+    text = "Obama met Putin in Lough Erne. They talked for two hours."
+    tokens = tokenize(["G8 summit\n" + text])[0]
+    assert sentence_runs(["G8 summit"], [text], [tokens]) == [[2, 5, 3]]
+    assert tokens[2:7] == tokenize(["Obama met Putin in Lough Erne."])[0]
+    assert sentence_runs(["G8 summit"], [text], [tokens[:-1]]) == [None]  # stored by another tokenizer
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from qa.embed.base import model_id
 from qa.embed.embedder import Embedder, embedder_for
 from qa.errors import IndexBusyError
 from qa.index.changes import Changes, find_changes, read_here, same_aliases
+from qa.index.lexical import has_runs
 from qa.index.manifest import Manifest, check_compatible, now, read_manifest, require_manifest, write_manifest
 from qa.index.store import Index, damaged, remove_orphans, seg_files, write_segment
 from qa.ingest.chunk import chunk_article
@@ -190,7 +191,9 @@ def build(
         large = int(settings.large_article_mb * 2**20)
         changes = find_changes(settings.articles, files, old, scan_ns, large, _reader(settings, progress))
         changes.problems[:0] = problems
-        if old is not None and changes.none and not retokenize and not repaired and same_aliases(old, changes):
+        # An index written before the chunks' sentence runs were stored (qa.index.lexical) gets them the same way.
+        runless = old is not None and not all(has_runs(index_dir / seg_files(seg)[3]) for seg in old.segments)
+        if old is not None and changes.none and not (retokenize or runless or repaired) and same_aliases(old, changes):
             return BuildReport.of(index_dir, changes, old, seconds=time.perf_counter() - t0)
 
         manifest = _next_manifest(old, mid, chunker)
@@ -200,7 +203,7 @@ def build(
         manifest.articles = changes.entries
         manifest.files = changes.files
         _finish(manifest)
-        compacted = retokenize or _needs_compaction(manifest)
+        compacted = retokenize or runless or _needs_compaction(manifest)
         if compacted:
             _compact(index_dir, manifest, retokenize=retokenize)
         _failpoint("before-manifest")
@@ -325,8 +328,9 @@ def _tokenizer_only(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def _compact(index_dir: Path, manifest: Manifest, retokenize: bool = False) -> None:
-    """Rewrite every live vector into one segment (no re-embedding: vectors are read back); with `retokenize`,
-    the chunks' keyword tokens are made again from their stored text with the current tokenizer."""
+    """Rewrite every live vector into one segment (no re-embedding: vectors are read back), with the chunks'
+    sentence runs; with `retokenize`, the chunks' keyword tokens are made again from their stored text with the
+    current tokenizer."""
     current = Index(index_dir, manifest)
     tokens = current.tokens
     if retokenize:

@@ -5,7 +5,8 @@ Layout of index/:
     seg-NNNNNN.faiss           vectors of one build's new chunks (flat inner-product index)
     seg-NNNNNN.chunks.jsonl    {"id", "article", "start", "end"} for each vector, in the same order
     seg-NNNNNN.articles.jsonl  the articles those chunks came from, with their full text
-    seg-NNNNNN.tokens.npz      the chunks' BM25 tokens (stemmed words), same order
+    seg-NNNNNN.tokens.npz      the chunks' BM25 tokens (stemmed words), same order, and where they split into
+                               the title's and each sentence's (qa/index/lexical.py)
     ann-hnsw-*.faiss / .json   with QA_DENSE=hnsw only: the approximate index over the live vectors (qa/index/ann.py)
 
 A build only adds a segment, then atomically replaces manifest.json (qa/index/manifest.py); a chunk is live while
@@ -26,7 +27,7 @@ import orjson
 from qa.config import DEFAULT_DENSE, DENSE_KINDS, check_choice
 from qa.errors import IndexMismatchError
 from qa.files import atomic_path, write_atomic
-from qa.index.lexical import BM25Index, SegmentTokens, write_tokens
+from qa.index.lexical import BM25Index, Runs, SegmentTokens, sentence_runs, write_tokens
 from qa.index.manifest import MANIFEST, ArticleEntry, Manifest, require_manifest
 from qa.types import Article, Chunk, Passage
 
@@ -56,7 +57,9 @@ def write_segment(
     import faiss
 
     faiss_name, chunks_name, articles_name, tokens_name = seg_files(seg)
-    write_tokens(index_dir / tokens_name, tokens)
+    titles = {a.id: a.title for a in articles}
+    runs = sentence_runs([titles[c.article] for c in chunks], [c.text for c in chunks], tokens)
+    write_tokens(index_dir / tokens_name, tokens, runs)
     # Inner product on normalised vectors is cosine similarity; flat = exact search.
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -146,6 +149,7 @@ class Index:
         ids: list[np.ndarray] = []
         vectors: list[np.ndarray] = []
         self.tokens: list[list[str]] = []  # BM25 tokens of each live chunk, same order as self.chunks
+        self.runs: list[Runs] = []  # where each live chunk's tokens split into its title's and sentences' (or None)
         for seg in manifest.segments:
             faiss_name, chunks_name, articles_name, tokens_name = seg_files(seg)
             try:
@@ -170,6 +174,7 @@ class Index:
             vectors.append(seg_vectors[keep])
             ids.append(np.array([rows[n]["id"] for n in keep], dtype=np.int64))
             self.tokens.extend(seg_tokens.rows(keep))
+            self.runs.extend(seg_tokens.run_rows(keep))
             for n in keep:
                 r = rows[n]
                 text = self.articles[r["article"]].text

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qa.embed.embedder import Embedder
+from qa.index.lexical import sentence_split
 from qa.index.store import Index
 from qa.ingest.chunk import sentence_spans
 from qa.search.dates import parse_date
@@ -94,20 +95,29 @@ class Sentences:
         return [self._tokens[k] for k in keys]
 
     def chunk_words(self, rows: Sequence[int]) -> list[list[Words]]:
-        """For each chunk row, its sentences' stemmed words (blingfire over the chunk text)."""
-        import blingfire
-
+        """For each chunk row, its sentences' stemmed words (blingfire over the chunk text): read off the chunk's
+        stored tokens where the index holds their sentence runs, else the missing ones split and tokenized in one
+        call (the same words: tests)."""
         missing = [r for r in dict.fromkeys(rows) if r not in self._chunk_words]
-        if missing:
+        split_here: list[int] = []
+        for r in missing:
+            runs = self.index.runs[r]
+            if runs is None:
+                split_here.append(r)
+                continue
+            toks, at, words = self.index.tokens[r], runs[0], []
+            for n in runs[1:]:
+                words.append((frozenset(toks[at : at + n]), tuple(toks[at : at + n])))
+                at += n
+            self._chunk_words[r] = words
+        if split_here:
             spans: list[tuple[int, int]] = []
             texts: list[str] = []
-            for r in missing:
-                # the sentences' text without their offsets: blingfire works those out byte by byte in Python,
-                # three times the split's own time, and only the words count here (the same words: tests)
-                split = [s for s in blingfire.text_to_sentences(self.index.chunks[r].text).split("\n") if s]
+            for r in split_here:
+                split = sentence_split(self.index.chunks[r].text)
                 spans.append((len(texts), len(texts) + len(split)))
                 texts.extend(split)
             tokens = tokenize(texts)
-            for r, (lo, hi) in zip(missing, spans, strict=True):
+            for r, (lo, hi) in zip(split_here, spans, strict=True):
                 self._chunk_words[r] = [(frozenset(t), tuple(t)) for t in tokens[lo:hi]]
         return [self._chunk_words[r] for r in rows]
