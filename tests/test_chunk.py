@@ -102,3 +102,38 @@ def _tmp_write(text: str) -> Path:
     path = Path(tempfile.mkdtemp()) / "x.txt"
     path.write_text("x\n\n" + text, encoding="utf-8")
     return path
+
+
+def stripped(para: str, offsets: list[tuple[int, int]]) -> list[str]:
+    return [para[s:e].strip() for s, e in offsets]
+
+
+@pytest.mark.parametrize(
+    "para",
+    [
+        "Obama met Putin. They talked for two hours. Obama met Putin.",  # a sentence said twice
+        "\u201cWe agreed,\u201d Obama said \u2014 twice. Caf\u00e9s closed \U0001f600 early. Then\u00a0rain.",
+        "  Leading spaces.   Three spaces between.  ",
+        "A sentence that runs\nover a line break. And one more.",  # blingfire rewrites the break: its offsets
+        "U.S. officials met on Jan. 5 in Washington, D.C. No deal.",
+        "No full stop at all",
+    ],
+)
+def test_sentence_offsets_find_the_sentences_blingfires_own_offsets_give(para: str) -> None:
+    from qa.ingest.chunk import sentence_offsets
+
+    got = sentence_offsets(para)
+    assert stripped(para, got) == stripped(para, blingfire.text_to_sentences_and_offsets(para)[1])
+    assert all(0 <= s <= e <= len(para) for s, e in got)
+
+
+def test_sentence_offsets_are_blingfires_own_for_every_squad_paragraph(squad: Path) -> None:
+    import re
+
+    from qa.ingest.chunk import sentence_offsets
+
+    paras = [p for a in corpus(squad / "articles") for p in re.split(r"\n[ \t]*\n", a.text) if p.strip()]
+    assert len(paras) > 700
+    for para in paras:
+        own = blingfire.text_to_sentences_and_offsets(para)[1]
+        assert stripped(para, sentence_offsets(para)) == stripped(para, own)
