@@ -1,7 +1,7 @@
 """Answers on squad-dev16 or realtimeqa-dev as `qa eval` scores them, every learned part cross-validated.
 
     python -m bench.answers [--set squad-dev16|realtimeqa-dev] [--cv] [--span-cv] [--reader-cv] [--no-reader]
-                            [--limit N]
+                            [--limit N] [--half 0|1] [--reader PATH]
 
 Indexes the set's articles (bench/results/work/<set>, kept between runs) and asks every question (warm) as `qa ask`
 does, a news question on the day it was asked; scores each as `qa eval` does (qa.eval.run.score: hit@k over the 10
@@ -15,6 +15,8 @@ shipped weights were fitted on these very questions, so:
 --reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
              on news only for readers prepared on both sets: the shipped reader never saw news).
 --read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default, 3).
+--half F     only the questions of half F (a fold reader's held-out half: `train.reader train --fold F`);
+--reader P   every question read by the reader P (a `train.reader train --out P`), not the shipped one.
 Writes bench/results/answers_<set>.json.
 """
 
@@ -57,6 +59,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     answerer = qa.answerer
     fold_of = {q["id"]: q["fold"] for q in set_questions(args.set)}
     questions = [q for q in load_questions(folder / "questions.jsonl") if q.answerable]
+    if args.half is not None:
+        questions = [q for q in questions if fold_of[q.id] == args.half]
     if args.limit:
         questions = random.Random(7).sample(questions, args.limit)
     canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
@@ -67,6 +71,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     readers: dict[Any, Any] = {}
     if args.reader_cv:  # squad-dev16's by article; a news question's by its half
         readers = fold_readers(folder) if args.set == "squad-dev16" else half_readers()
+    if args.reader:
+        from qa.answer.reader import Reader
+
+        answerer.reader = Reader(args.reader)
     shipped = spans.weights
     answerer.ask("warm up the caches")
     rows = []
@@ -88,6 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "set": args.set,
         "cross_validated": {"weights": args.cv, "spans": args.span_cv, "reader": args.reader_cv},
         "reader": not args.no_reader,
+        "reader_weights": str(args.reader or "shipped"),
+        "half": args.half,
         "read_passages": answerer.settings.read_passages,
         **{k: summary[k] for k in ("n", "retrieval", "answer", "citation", "latency_ms")},
         "answerable_refused": more["answerable_refused"],
@@ -106,6 +116,8 @@ def main() -> None:
     ap.add_argument("--reader-cv", action="store_true", help="read by the fold readers that held each article out")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
+    ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")
+    ap.add_argument("--reader", type=Path, help="read by this reader instead of the shipped one")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     results = run(args)

@@ -1,4 +1,5 @@
-"""The fitting recipes' own logic that needs no data set: the reader's training targets on news pages."""
+"""The fitting recipes' own logic that needs no data set: the reader's training targets on news pages, its
+balanced epochs and its start from a trained reader."""
 
 from __future__ import annotations
 
@@ -26,3 +27,97 @@ def test_a_news_passage_holds_the_gold_answers_inside_it_and_only_its_own_articl
     assert _holds(inside, gold) and not _holds(before, gold) and not _holds(other, gold)
     assert _positions("realtimeqa-dev", q, inside, gold) == gold["a.txt"]
     assert _positions("realtimeqa-dev", q, other, gold) == []
+
+
+def test_an_epoch_draws_at_most_per_set_examples_of_each_set_and_a_new_draw_each_epoch() -> None:
+    import numpy as np
+
+    from train.reader import epoch_examples
+
+    of_set = np.array([0] * 90 + [1] * 10, dtype=np.int8)
+    examples = np.arange(100)
+    assert sorted(epoch_examples(examples, of_set, 0, 0)) == list(range(100))  # every one, shuffled
+    first, second = epoch_examples(examples, of_set, 10, 0), epoch_examples(examples, of_set, 10, 1)
+    for drawn in (first, second):
+        assert len(drawn) == 20 and len(set(drawn.tolist())) == 20
+        assert (of_set[drawn] == 0).sum() == 10 and set(drawn[of_set[drawn] == 1].tolist()) == set(range(90, 100))
+    assert set(first.tolist()) != set(second.tolist())
+
+
+def test_a_reader_trained_further_starts_from_the_shipped_weights_and_names_a_wrong_rank() -> None:
+    import numpy as np
+    import pytest
+
+    from qa.config import DEFAULT_MODEL
+    from qa.embed.base import model_path
+    from train.reader import ROOT, build_model, load_trained
+
+    shipped = ROOT / "qa/data/reader.npz"
+    model = build_model(model_path(DEFAULT_MODEL), 16)
+    seen = load_trained(model, str(shipped))
+    with np.load(shipped) as z:
+        assert seen == json_info(z)["trained_on"] and seen
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                key = name.removeprefix("base.").replace(".linear", "")
+                assert np.array_equal(p.detach().numpy(), z[key].astype(np.float32)), key
+    with pytest.raises(SystemExit, match="pass the --rank it was trained with"):
+        load_trained(build_model(model_path(DEFAULT_MODEL), 8), str(shipped))
+
+
+def json_info(z: object) -> dict:
+    import json
+
+    return json.loads(str(z["info"]))  # type: ignore[index]
+
+
+def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_keeps_the_inits_articles(
+    tmp_path: object,
+) -> None:
+    import argparse
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from qa.answer.reader import pair_tokenizer
+    from qa.config import DEFAULT_MODEL
+    from qa.embed.base import model_path
+    from train.reader import ROOT, train
+    from train.reader_data import _padded
+
+    tok = pair_tokenizer()
+    question, passage = "Who met Putin?", "Obama met Putin in Mexico. They talked for two hours."
+    enc = tok.encode_batch([(question, passage)] * 2)
+    pairs = enumerate(zip(enc[0].sequence_ids, enc[0].offsets, strict=True))
+    obama = next(t for t, (sid, (a, _)) in pairs if sid == 1 and a == 0)  # the passage's first token
+    ids = np.array([[_padded(x.ids) for x in enc]] * 4, dtype=np.uint16)  # 4 examples of 2 passages
+    data = Path(str(tmp_path)) / "data.npz"
+    np.savez_compressed(
+        data,
+        ids=ids,
+        question=np.arange(4, dtype=np.int32),
+        article=np.array([0, 1, 2, 3], dtype=np.int32),
+        none=np.array([False, True, False, False]),
+        kind=np.array([0, 1, 0, 0], dtype=np.int8),
+        fold=np.array([0, 0, 1, 1], dtype=np.int8),
+        set=np.array([1, 1, 0, 1], dtype=np.int8),
+        sets=np.array(["squad-dev16", "realtimeqa-dev"]),
+        targets=np.array([(e, 0, obama, obama) for e in (0, 2, 3)], dtype=np.int32),
+        articles=np.array(["n0.html", "n1.html", "s2.txt", "n3.html"]),
+        data=np.array(json.dumps({"realtimeqa-dev": "test"})),
+    )
+    out = Path(str(tmp_path)) / "reader.npz"
+    args = argparse.Namespace(
+        data=data, fold=1, device="cpu", limit=0, model=model_path(DEFAULT_MODEL), rank=16, lr=1e-4, batch=2,
+        epochs=1, init=str(ROOT / "qa/data/reader.npz"), per_set=1, held_sets="realtimeqa-dev", out=str(out),
+    )  # fmt: skip
+    train(args)
+    with np.load(out) as z:
+        info, stamp = json.loads(str(z["info"])), json.loads(str(z["stamp"]))
+    with np.load(ROOT / "qa/data/reader.npz") as z:
+        shipped = set(json.loads(str(z["info"]))["trained_on"])
+    assert {"n0.html", "n1.html"} <= set(info["trained_on"]) and shipped <= set(info["trained_on"])
+    assert "n3.html" not in info["trained_on"] and "s2.txt" not in info["trained_on"]  # held out, never trained
+    assert info["init"].endswith("reader.npz") and info["per_set"] == 1 and info["held_fold"] == 1
+    assert set(stamp["held_out"]) == {"realtimeqa-dev_span_hit", "realtimeqa-dev_none_auc", "realtimeqa-dev_near_auc"}

@@ -4,6 +4,9 @@
     python -m train.reader train --fold 0|1        # held-out figures: bench/results/reader_fold{F}.npz
     python -m train.reader train --all             # what ships: qa/data/reader.npz
     [--device cuda] [--epochs 3] [--rank 16] [--lr 1e-3]
+    [--init qa/data/reader.npz]   # train further from a trained reader (its articles count as trained on)
+    [--per-set N]                 # at most N examples of each set an epoch, a new draw each epoch
+    [--held-sets realtimeqa-dev]  # held-out figures of these sets only; --epochs 0: of --init as it is
 
 The reader reads the passages qa's retriever returns for a question, as `qa ask` does, so it is trained on them:
 `prepare` (train/reader_data.py) retrieves the best K passages of each question of squad-dev16 and realtimeqa-dev
@@ -71,6 +74,11 @@ def train(args: argparse.Namespace) -> None:
     train_ex, test_ex = np.flatnonzero(~held), np.flatnonzero(held)
     if args.limit:  # a smoke run
         train_ex, test_ex = train_ex[: args.limit], test_ex[: args.limit]
+    of_set = z["set"] if "set" in z.files else np.zeros(len(article), dtype=np.int8)
+    if args.held_sets:  # held-out figures of these sets only (an --init reader has seen the others' every article)
+        names = [str(n) for n in z["sets"]] if "sets" in z.files else ["squad-dev16"]
+        chosen = [names.index(n) for n in args.held_sets.split(",") if n in names]  # "none": no figures
+        test_ex = test_ex[np.isin(of_set[test_ex], chosen)]
     E, Kp, L = ids.shape
     starts = torch.zeros((E, Kp * L), dtype=torch.bool)
     ends = torch.zeros((E, Kp * L), dtype=torch.bool)
@@ -80,19 +88,22 @@ def train(args: argparse.Namespace) -> None:
     for e in np.flatnonzero(none):  # "none of these": the passages' [CLS] tokens
         starts[e, torch.arange(Kp) * L] = True
         ends[e, torch.arange(Kp) * L] = True
-    model = build_model(args.model, args.rank).to(device)
+    model = build_model(args.model, args.rank)
+    seen = load_trained(model, args.init) if args.init else []
+    model = model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     print(f"{len(train_ex)} examples to train, {len(test_ex)} held out; "
           f"{sum(p.numel() for p in params):,} parameters trained on {device}", flush=True)  # fmt: skip
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * ((len(train_ex) + args.batch - 1) // args.batch)
+    per_epoch = len(epoch_examples(train_ex, of_set, args.per_set, 0))
+    steps = args.epochs * ((per_epoch + args.batch - 1) // args.batch)
     warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min((i + 1) / warm, max(0.0, (steps - i) / steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min((i + 1) / warm, max(0.0, (steps - i) / max(1, steps))))
     history = []
     t0 = time.perf_counter()
     for epoch in range(args.epochs):
         model.train()
-        order = np.random.default_rng(epoch).permutation(train_ex)
+        order = epoch_examples(train_ex, of_set, args.per_set, epoch)
         total = 0.0
         for b in range(0, len(order), args.batch):
             rows = torch.from_numpy(order[b : b + args.batch])
@@ -105,12 +116,52 @@ def train(args: argparse.Namespace) -> None:
             sched.step()
             total += float(loss.detach()) * len(rows)
         row = {"epoch": epoch + 1, "loss": total / len(order), "s": round(time.perf_counter() - t0, 1)}
-        if len(test_ex):
-            row |= evaluate(model, ids, starts, ends, kind, test_ex, device)
-        history.append(row)
-        print(json.dumps(row), flush=True)
+        history.append(row | held_out(model, ids, starts, ends, kind, test_ex, of_set, z, device))
+        print(json.dumps(history[-1]), flush=True)
+    if not args.epochs:  # --epochs 0: the held-out figures of --init as it is
+        history.append({"epoch": 0} | held_out(model, ids, starts, ends, kind, test_ex, of_set, z, device))
+        print(json.dumps(history[-1]), flush=True)
     figures = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "s")} if len(test_ex) else None
-    save(model, args, history, z["articles"], article, held, figures)
+    save(model, args, history, z["articles"], article, held, figures, seen)
+
+
+def held_out(
+    model: Any, ids: Any, starts: Any, ends: Any, kind: Any, rows: Any, of_set: Any, z: Any, device: Any
+) -> dict:
+    """evaluate()'s figures on the held-out examples, for each set apart (squad-dev16_span_hit, ...)."""
+    names = [str(n) for n in z["sets"]] if "sets" in z.files else ["squad-dev16"]
+    out = {}
+    for s in np.unique(of_set[rows]) if len(rows) else ():
+        for key, value in evaluate(model, ids, starts, ends, kind, rows[of_set[rows] == s], device).items():
+            out[f"{names[s]}_{key}"] = round(value, 4)
+    return out
+
+
+def epoch_examples(examples: np.ndarray, of_set: np.ndarray, per_set: int, epoch: int) -> np.ndarray:
+    """An epoch's examples in a random order: every one, or with `per_set`, at most that many of each set (a
+    different draw each epoch), so that a small set weighs as much as a large one."""
+    rng = np.random.default_rng(epoch)
+    if per_set:
+        drawn = [rng.permutation(examples[of_set[examples] == s])[:per_set] for s in np.unique(of_set[examples])]
+        examples = np.concatenate(drawn)
+    return rng.permutation(examples)
+
+
+def load_trained(model: Any, path: str) -> list[str]:
+    """Start from a trained reader's rank updates and head (`--init`: qa/data/reader.npz, or a fold reader);
+    the articles it was trained on, which the new reader has then seen too."""
+    import torch
+
+    with np.load(path) as z:
+        info = json.loads(str(z["info"]))
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                key = name.removeprefix("base.").replace(".linear", "")
+                if key not in z.files or z[key].shape != tuple(p.shape):
+                    raise SystemExit(f"{path} has no {key} of shape {tuple(p.shape)} (rank {info['rank']}?): "
+                                     "pass the --rank it was trained with")  # fmt: skip
+                p.data.copy_(torch.from_numpy(z[key].astype(np.float32)))
+    return list(info.get("trained_on", []))
 
 
 def _shared_loss(logits: Any, target: Any) -> Any:
@@ -223,14 +274,22 @@ def build_model(model_dir: str, rank: int) -> Any:
 
 
 def save(
-    model: Any, args: argparse.Namespace, history: list, articles: Any, article: Any, held: Any, figures: Any = None
+    model: Any,
+    args: argparse.Namespace,
+    history: list,
+    articles: Any,
+    article: Any,
+    held: Any,
+    figures: Any = None,
+    seen: list[str] | None = None,
 ) -> None:
     state = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
             key = name.removeprefix("base.").replace(".linear", "")
             state[key] = p.detach().float().cpu().numpy().astype(np.float16)
-    trained_on = sorted({str(articles[a]) for a in np.unique(article[~held])})
+    # an --init reader's articles count as trained on: fold_readers then never takes it as holding them out
+    trained_on = sorted({str(articles[a]) for a in np.unique(article[~held])} | set(seen or ()))
     info = {
         "rank": args.rank,
         "scale": 2.0 * 16 / args.rank,
@@ -241,6 +300,8 @@ def save(
         "trained_on": trained_on,
         "held_fold": args.fold,  # the half it never saw (-1: none, the shipped reader)
         "history": history,
+        "init": args.init or None,
+        "per_set": args.per_set or None,
     }
     out = Path(args.out) if args.out else (
         ROOT / "qa/data/reader.npz" if args.fold < 0 else RESULTS / f"reader_fold{args.fold}.npz"
@@ -296,6 +357,11 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--batch", type=int, default=8, help="questions a step (each K passages)")
     t.add_argument("--out", default="")
+    t.add_argument("--init", default="", help="start from this trained reader (e.g. qa/data/reader.npz)")
+    t.add_argument(
+        "--held-sets", default="", help="comma-separated: held-out figures of these sets only (none: no figures)"
+    )
+    t.add_argument("--per-set", type=int, default=0, help="at most N examples of each set an epoch")
     t.add_argument("--limit", type=int, default=0, help="train on N examples and hold out N (a smoke run)")
     args = ap.parse_args()
     if args.cmd == "prepare":
