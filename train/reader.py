@@ -75,8 +75,8 @@ def train(args: argparse.Namespace) -> None:
     if args.limit:  # a smoke run
         train_ex, test_ex = train_ex[: args.limit], test_ex[: args.limit]
     of_set = z["set"] if "set" in z.files else np.zeros(len(article), dtype=np.int8)
+    names = [str(n) for n in z["sets"]] if "sets" in z.files else ["squad-dev16"]
     if args.held_sets:  # held-out figures of these sets only (an --init reader has seen the others' every article)
-        names = [str(n) for n in z["sets"]] if "sets" in z.files else ["squad-dev16"]
         chosen = [names.index(n) for n in args.held_sets.split(",") if n in names]  # "none": no figures
         test_ex = test_ex[np.isin(of_set[test_ex], chosen)]
     E, Kp, L = ids.shape
@@ -116,20 +116,19 @@ def train(args: argparse.Namespace) -> None:
             sched.step()
             total += float(loss.detach()) * len(rows)
         row = {"epoch": epoch + 1, "loss": total / len(order), "s": round(time.perf_counter() - t0, 1)}
-        history.append(row | held_out(model, ids, starts, ends, kind, test_ex, of_set, z, device))
+        history.append(row | held_out(model, ids, starts, ends, kind, test_ex, of_set, names, device))
         print(json.dumps(history[-1]), flush=True)
     if not args.epochs:  # --epochs 0: the held-out figures of --init as it is
-        history.append({"epoch": 0} | held_out(model, ids, starts, ends, kind, test_ex, of_set, z, device))
+        history.append({"epoch": 0} | held_out(model, ids, starts, ends, kind, test_ex, of_set, names, device))
         print(json.dumps(history[-1]), flush=True)
     figures = {k: v for k, v in history[-1].items() if k not in ("epoch", "loss", "s")} if len(test_ex) else None
     save(model, args, history, z["articles"], article, held, figures, seen)
 
 
 def held_out(
-    model: Any, ids: Any, starts: Any, ends: Any, kind: Any, rows: Any, of_set: Any, z: Any, device: Any
+    model: Any, ids: Any, starts: Any, ends: Any, kind: Any, rows: Any, of_set: Any, names: list[str], device: Any
 ) -> dict:
     """evaluate()'s figures on the held-out examples, for each set apart (squad-dev16_span_hit, ...)."""
-    names = [str(n) for n in z["sets"]] if "sets" in z.files else ["squad-dev16"]
     out = {}
     for s in np.unique(of_set[rows]) if len(rows) else ():
         for key, value in evaluate(model, ids, starts, ends, kind, rows[of_set[rows] == s], device).items():
@@ -156,12 +155,17 @@ def load_trained(model: Any, path: str) -> list[str]:
         info = json.loads(str(z["info"]))
         for name, p in model.named_parameters():
             if p.requires_grad:
-                key = name.removeprefix("base.").replace(".linear", "")
+                key = _saved_key(name)
                 if key not in z.files or z[key].shape != tuple(p.shape):
                     raise SystemExit(f"{path} has no {key} of shape {tuple(p.shape)} (rank {info['rank']}?): "
                                      "pass the --rank it was trained with")  # fmt: skip
                 p.data.copy_(torch.from_numpy(z[key].astype(np.float32)))
     return list(info.get("trained_on", []))
+
+
+def _saved_key(name: str) -> str:
+    """A trained parameter's name in the weights file (qa/answer/reader.py's names: no "base.", no ".linear")."""
+    return name.removeprefix("base.").replace(".linear", "")
 
 
 def _shared_loss(logits: Any, target: Any) -> Any:
@@ -286,8 +290,7 @@ def save(
     state = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            key = name.removeprefix("base.").replace(".linear", "")
-            state[key] = p.detach().float().cpu().numpy().astype(np.float16)
+            state[_saved_key(name)] = p.detach().float().cpu().numpy().astype(np.float16)
     # an --init reader's articles count as trained on: fold_readers then never takes it as holding them out
     trained_on = sorted({str(articles[a]) for a in np.unique(article[~held])} | set(seen or ()))
     info = {
