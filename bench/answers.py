@@ -1,7 +1,7 @@
 """Answers on squad-dev16 or realtimeqa-dev as `qa eval` scores them, every learned part cross-validated.
 
-    python -m bench.answers [--set squad-dev16|realtimeqa-dev] [--cv] [--span-cv] [--reader-cv] [--no-reader]
-                            [--limit N] [--half 0|1] [--reader PATH]
+    python -m bench.answers [--set squad-dev16|realtimeqa-dev] [--cv | --gate-cv] [--span-cv] [--reader-cv]
+                            [--no-reader] [--limit N] [--half 0|1] [--reader PATH]
 
 Indexes the set's articles (bench/results/work/<set>, kept between runs) and asks every question (warm) as `qa ask`
 does, a news question on the day it was asked; scores each as `qa eval` does (qa.eval.run.score: hit@k over the 10
@@ -10,6 +10,8 @@ shipped weights were fitted on these very questions, so:
 --cv         each question is searched, its sentence chosen and its refusal judged with the weights fitted on the
              other half of both sets (squad-dev16 by article, realtimeqa-dev by quiz week): the fold weights
              `python -m train.rerank fit`, `train.sentences fit` and `train.gate fit` write to bench/results;
+--gate-cv    only its refusal is judged by the gate fitted on the other half (`python -m train.gate fit`), the
+             second stage and the sentence choice by the shipped weights;
 --span-cv    its fallback short answer comes from the span model fitted on the other half of both sets
              (`python -m train.span --save`);
 --reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
@@ -43,13 +45,24 @@ from train.common import fold_readers, fold_span_weights, half_readers, open_set
 def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate]]:
     """Each fold's second-stage, sentence and gate weights, fitted on the other fold (train/*.py fit)."""
     suffix = "" if reader else "_plain"
+    gates = fold_gates(reader)
     out = {}
     for fold in (0, 1):
-        rerank = json.loads((RESULTS / f"rerank_fold{fold}.json").read_text())
-        sentence = json.loads((RESULTS / f"sentences{suffix}_fold{fold}.json").read_text())
-        gate = json.loads((RESULTS / f"gate{suffix}_fold{fold}.json").read_text())
-        out[fold] = (Weights(**rerank), SentenceWeights(**sentence), Gate(**gate))
+        rerank, sentence = _fitted(f"rerank_fold{fold}"), _fitted(f"sentences{suffix}_fold{fold}")
+        out[fold] = (Weights(**rerank), SentenceWeights(**sentence), gates[fold])
     return out
+
+
+def fold_gates(reader: bool) -> dict[int, Gate]:
+    """Each fold's refusal gate, fitted on the other fold (`python -m train.gate fit [--plain]`)."""
+    return {fold: Gate(**_fitted(f"gate{'' if reader else '_plain'}_fold{fold}")) for fold in (0, 1)}
+
+
+def _fitted(name: str) -> dict[str, Any]:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"error: no {path}: run the fit that writes it first (see `python -m bench.answers --help`)")
+    return dict(json.loads(path.read_text()))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -67,6 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     texts = {aid: a.text for aid, a in qa.index.articles.items()}
     dates = {aid: parse_date(a.date) for aid, a in qa.index.articles.items()}
     folds = fold_weights(not args.no_reader) if args.cv else {}
+    gates = fold_gates(not args.no_reader) if args.gate_cv and not args.cv else {}
     spans_of = fold_span_weights() if args.span_cv else {}
     readers: dict[Any, Any] = {}
     if args.reader_cv:  # squad-dev16's by article; a news question's by its half
@@ -83,6 +97,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if folds:
             rerank, sentence, gate = folds[fold_of[q.id]]
             answerer.retriever.reranker.weights, answerer.weights, answerer.gate = rerank, sentence, gate
+        if gates:
+            answerer.gate = gates[fold_of[q.id]]
         if spans_of:
             spans.weights = lambda w=spans_of[q.id]: w  # type: ignore[misc]
         if readers:
@@ -94,7 +110,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     more = details(rows, 1.0)
     return {
         "set": args.set,
-        "cross_validated": {"weights": args.cv, "spans": args.span_cv, "reader": args.reader_cv},
+        "cross_validated": {
+            "weights": args.cv,
+            "gate": args.cv or args.gate_cv,
+            "spans": args.span_cv,
+            "reader": args.reader_cv,
+        },
         "reader": not args.no_reader,
         "reader_weights": str(args.reader or "shipped"),
         "half": args.half,
@@ -112,6 +133,7 @@ def main() -> None:
     ap.add_argument("--set", default="squad-dev16", choices=("squad-dev16", "realtimeqa-dev"))
     ap.add_argument("--limit", type=int)
     ap.add_argument("--cv", action="store_true", help="weights fitted on the other half of both sets")
+    ap.add_argument("--gate-cv", action="store_true", help="only the gate fitted on the other half of both sets")
     ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
     ap.add_argument("--reader-cv", action="store_true", help="read by the fold readers that held each article out")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")

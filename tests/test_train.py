@@ -71,7 +71,7 @@ def json_info(z: object) -> dict:
     return json.loads(str(z["info"]))  # type: ignore[index]
 
 
-def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_keeps_the_inits_articles(
+def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_keeps_the_inits_articles_and_stamp(
     tmp_path: object,
 ) -> None:
     import argparse
@@ -117,6 +117,7 @@ def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_k
         info, stamp = json.loads(str(z["info"])), json.loads(str(z["stamp"]))
     with np.load(ROOT / "qa/data/reader.npz") as z:
         shipped = set(json.loads(str(z["info"]))["trained_on"])
+        assert stamp["init_stamp"] == json.loads(str(z["stamp"]))  # what made the reader it started from
     assert {"n0.html", "n1.html"} <= set(info["trained_on"]) and shipped <= set(info["trained_on"])
     assert "n3.html" not in info["trained_on"] and "s2.txt" not in info["trained_on"]  # held out, never trained
     assert info["init"].endswith("reader.npz") and info["per_set"] == 1 and info["held_fold"] == 1

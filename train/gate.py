@@ -1,6 +1,6 @@
 """Fit the refusal gate (qa.answer.gate.Gate) on squad-dev16 and realtimeqa-dev, with labelled unanswerable questions.
 
-    python -m train.gate dump [--sets ...] [--limit 1500] [--drop 0.3] [--seed 7] [--no-reader]
+    python -m train.gate dump [--sets ...] [--limit 1500] [--drop 0.3] [--seed 7] [--no-reader] [--reader-cv]
     python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--save]
     python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
@@ -19,7 +19,9 @@ away     realtimeqa-dev, as on squad-dev16: the news index without the question'
          fitted on: a quiz question's short answer ("China", "4") is in some other page for 842 of the 892 questions
          (48 pages at the median), so most of these are answerable still.
 
-`dump` records each question's gate signals (qa.answer.gate.gate_signals) in bench/results/gate_rows.pkl. `fit`
+`dump` records each question's gate signals (qa.answer.gate.gate_signals) in bench/results/gate_rows.pkl; with
+--reader-cv each question is read by the fold reader trained on the other half of both sets (`python -m
+train.reader train --fold 0|1`), so that its reader signals are those of a reader that never saw its half. `fit`
 fits a logistic regression (each set weighing the same) on one half of each set (squad-dev16 by article,
 realtimeqa-dev by week) and scores the other half, both ways: refusal precision and recall per set and kind, and
 the answerable questions refused. Its bias is set so that at most --refused of each set's answerable questions in
@@ -50,15 +52,29 @@ from qa.eval.metrics import contains_answer
 from qa.ingest.chunk import sentence_spans
 from qa.pipeline import QA
 from qa.text import normalize, tokenize
-from train.common import RESULTS, SETS, asked_on, data_dir, open_qa, open_set, set_questions, stamp, write_json_model
+from train.common import (
+    RESULTS,
+    SETS,
+    asked_on,
+    data_dir,
+    half_readers,
+    open_qa,
+    open_set,
+    set_questions,
+    stamp,
+    write_json_model,
+)
 
 _PARA = re.compile(r"\n\s*\n")
 EVERY = GATE_SIGNALS
 ROWS = RESULTS / "gate_rows.pkl"
+HALF_READERS: dict[int, Any] = {}  # dump --reader-cv: half -> the reader that never saw it (train.common.half_readers)
 
 
 def signals(qa: QA, q: dict[str, Any], rows: np.ndarray | None = None) -> list[float]:
     """The gate's signals for question `q`, asked of `qa`'s index (only `rows` of it) on the day it was asked."""
+    if HALF_READERS:
+        qa.answerer.reader = HALF_READERS[q["fold"]]
     found = qa.retriever.search(q["question"], as_of=asked_on(q), rows=rows)
     got = qa.answerer.gate_signals(found, qa.answerer.read(found))
     return [got[name] for name in EVERY]
@@ -250,6 +266,7 @@ def main() -> None:
     d.add_argument("--drop", type=float, default=0.3, help="share of squad-dev16 sentences deleted in 'near'")
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--no-reader", action="store_true", help="answer without the reader")
+    d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     f = sub.add_parser("fit")
     f.add_argument("--names", default=",".join(GATE_SIGNALS), help="the signals to fit on (comma-separated)")
     f.add_argument("--refused", type=float, default=0.05, help="answerable questions a gate may refuse")
@@ -260,6 +277,8 @@ def main() -> None:
         fit_and_report(args)
         return
     chosen = args.sets.split(",")
+    if args.reader_cv:
+        HALF_READERS.update(half_readers())
     kept = pickle.loads(ROWS.read_bytes()) if ROWS.exists() else []
     rows: list[dict[str, Any]] = [r for r in kept if r["set"] not in chosen]  # the other sets' rows stay
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,8 @@ and writes, per question, one example with those K passages (the passage holding
 the K-th when retrieval missed it) and one example of K passages holding no gold answer string at all (the same
 question's next-best passages): the answer is then "none of these", pointed at by the passages' [CLS] tokens, as
 SQuAD 2.0 readers learn it. The shipped reader was trained before news was added (its stamp: squad-dev16 only);
-retraining on both takes a GPU (`--device cuda`, minutes) or most of a day on 2 cores. The loss is normalised
+retraining on both takes a GPU (`--device cuda`, minutes) or most of a day on 2 cores. A reader trained further
+(`--init`) keeps what made its start in its stamp (`init_stamp`). The loss is normalised
 over all K passages together (Clark & Gardner 2018, "shared normalisation"), so that span scores compare across
 passages: the reader chooses the passage too, not only the span. Targets: train/reader_data.py.
 
@@ -321,6 +322,9 @@ def save(
         "held_out": figures or "see the fold readers: train --fold 0|1",
         "written": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
     }
+    if args.init:  # what made the reader it started from
+        with np.load(args.init) as z:
+            made["init_stamp"] = json.loads(str(z["stamp"])) if "stamp" in z.files else None
     np.savez_compressed(out, info=np.array(json.dumps(info)), stamp=np.array(json.dumps(made)), **state)
     print(f"-> {out} ({out.stat().st_size / 1e6:.1f} MB)", flush=True)
 
