@@ -39,7 +39,7 @@ from qa.eval.questions import load_questions
 from qa.eval.run import RETRIEVE_K, details, score, summarize
 from qa.search.dates import parse_date
 from qa.search.rerank import Weights
-from train.common import fold_readers, fold_span_weights, half_readers, open_set, set_questions
+from train.common import fold_span_weights, half_readers, open_set, set_questions
 
 
 def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate]]:
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gates = fold_gates(not args.no_reader) if args.gate_cv and not args.cv else {}
     spans_of = fold_span_weights() if args.span_cv else {}
     readers: dict[Any, Any] = {}
-    if args.reader_cv:  # squad-dev16's by article; a news question's by its half
-        readers = fold_readers(folder) if args.set == "squad-dev16" else half_readers()
+    if args.reader_cv:  # by its half: squad-dev16's by article, a news question's by its week
+        readers = half_readers()
     if args.reader:
         from qa.answer.reader import Reader
 
@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     answerer.ask("warm up the caches")
     rows = []
     for q in questions:
-        article = q.source_articles[0]
         if folds:
             rerank, sentence, gate = folds[fold_of[q.id]]
             answerer.retriever.reranker.weights, answerer.weights, answerer.gate = rerank, sentence, gate
@@ -102,7 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if spans_of:
             spans.weights = lambda w=spans_of[q.id]: w  # type: ignore[misc]
         if readers:
-            answerer.reader = readers[article] if args.set == "squad-dev16" else readers[fold_of[q.id]]
+            answerer.reader = readers[fold_of[q.id]]
         q = replace(q, source_articles=tuple(canonical.get(a, a) for a in q.source_articles))
         rows.append(score(q, answerer.ask(q.question, retrieve_k=RETRIEVE_K, as_of=q.asked_at), texts, dates=dates))
     spans.weights = shipped  # type: ignore[assignment]
@@ -135,7 +134,7 @@ def main() -> None:
     ap.add_argument("--cv", action="store_true", help="weights fitted on the other half of both sets")
     ap.add_argument("--gate-cv", action="store_true", help="only the gate fitted on the other half of both sets")
     ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
-    ap.add_argument("--reader-cv", action="store_true", help="read by the fold readers that held each article out")
+    ap.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
     ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")

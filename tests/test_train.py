@@ -122,3 +122,28 @@ def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_k
     assert "n3.html" not in info["trained_on"] and "s2.txt" not in info["trained_on"]  # held out, never trained
     assert info["init"].endswith("reader.npz") and info["per_set"] == 1 and info["held_fold"] == 1
     assert set(stamp["held_out"]) == {"realtimeqa-dev_span_hit", "realtimeqa-dev_none_auc", "realtimeqa-dev_near_auc"}
+
+
+def test_fold_readers_of_both_halves_are_found_before_either_is_loaded_and_a_missing_half_names_its_run(
+    tmp_path: object,
+) -> None:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import pytest
+
+    from train.common import half_readers
+
+    results = Path(str(tmp_path))
+    # weightless files: loading either as a reader would fail with a traceback, not the one-line error
+    np.savez(results / "reader_fold1.npz", info=np.array(json.dumps({"held_fold": 1})))
+    np.savez(results / "reader_fold9.npz", info=np.array(json.dumps({"held_fold": -1})))  # holds no half out
+    with pytest.raises(
+        SystemExit,
+        match=r"^error: no fold reader holding half 0 out: run `python -m train\.reader train --fold 0` first$",
+    ):
+        half_readers(results)
+    (results / "reader_fold1.npz").unlink()
+    with pytest.raises(SystemExit, match=r"half 0 or 1 out: run `.*--fold 0` and `.*--fold 1` first"):
+        half_readers(results)

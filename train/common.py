@@ -82,36 +82,23 @@ def write_npz_model(path: Path, arrays: dict[str, np.ndarray], stamp: dict[str, 
     return path
 
 
-def fold_readers(squad: Path) -> dict[str, Any]:
-    """Article -> the reader of the cross-validation fold that held it out (`python -m train.reader train --fold
-    0|1`, in bench/results/reader_fold*.npz)."""
+def half_readers(results: Path = RESULTS) -> dict[int, Any]:
+    """Half (0 or 1) -> the reader trained on the other half of both sets (`python -m train.reader train --fold K`
+    writes one holding half K out; bench/results/reader_fold*.npz). Both halves' readers are found before either is
+    loaded (a first load exports it to ONNX): a missing one is a one-line error naming the run that makes it."""
     from qa.answer.reader import Reader
 
-    articles = sorted(p.name for p in (squad / "articles").glob("*.txt"))
-    out = {}
-    for path in sorted(RESULTS.glob("reader_fold*.npz")):
-        with np.load(path) as z:
-            trained_on = set(json.loads(str(z["info"]))["trained_on"])
-        reader = Reader(path)
-        out.update({a: reader for a in articles if a not in trained_on})
-    if len(out) < len(articles):
-        raise SystemExit("error: no fold readers: run `python -m train.reader train --fold 0` and `--fold 1` first")
-    return out
-
-
-def half_readers() -> dict[int, Any]:
-    """Half (0 or 1) -> the reader trained on the other half of both sets (`python -m train.reader train --fold`)."""
-    from qa.answer.reader import Reader
-
-    out = {}
-    for path in sorted(RESULTS.glob("reader_fold*.npz")):
+    paths: dict[int, Path] = {}
+    for path in sorted(results.glob("reader_fold*.npz")):
         with np.load(path) as z:
             half = json.loads(str(z["info"])).get("held_fold")
         if half in (0, 1):
-            out[half] = Reader(path)
-    if len(out) < 2:
-        raise SystemExit("error: no fold readers of both sets: run `python -m train.reader train --fold 0|1` first")
-    return out
+            paths[half] = path
+    missing = [half for half in (0, 1) if half not in paths]
+    if missing:
+        runs = " and ".join(f"`python -m train.reader train --fold {h}`" for h in missing)
+        raise SystemExit(f"error: no fold reader holding half {' or '.join(map(str, missing))} out: run {runs} first")
+    return {half: Reader(path) for half, path in paths.items()}
 
 
 def fold_span_weights() -> dict[str, np.ndarray]:

@@ -292,7 +292,7 @@ def save(
     for name, p in model.named_parameters():
         if p.requires_grad:
             state[_saved_key(name)] = p.detach().float().cpu().numpy().astype(np.float16)
-    # an --init reader's articles count as trained on: fold_readers then never takes it as holding them out
+    # an --init reader's articles count as trained on: a reader trained further has seen what its start saw
     trained_on = sorted({str(articles[a]) for a in np.unique(article[~held])} | set(seen or ()))
     info = {
         "rank": args.rank,

@@ -6,9 +6,9 @@
 `dump` asks every answerable question of each set as `qa ask` does (a news question on the day it was asked) and
 keeps its candidate sentences with their features (qa.answer.sentences.features), the answerer's current score and
 whether each is gold (from a source article and holding a gold answer): bench/results/sentences_<set>[_plain].pkl.
---reader-cv (squad-dev16 only): each question is read by the fold reader that held its article out (`python -m
-train.reader train --fold 0|1`), so the reader feature is what an unseen article gets; without it squad-dev16's
-reader feature is the shipped reader's, which was trained on those questions (news questions are unseen either way).
+--reader-cv: each question is read by the fold reader trained on the other half of both sets (`python -m
+train.reader train --fold 0|1`: squad-dev16 by article, realtimeqa-dev by quiz week), so the reader feature is what
+an unseen question gets; without it the feature is the shipped reader's, which was trained on these questions.
 `fit` learns the weights (a listwise softmax over each question's candidates, the gold ones the target, each set
 weighing the same), and reports sentence accuracy held out (fitted on the other half of both sets: squad-dev16 by
 article, realtimeqa-dev by quiz week) and fitted on all; --save writes them, stamped, to
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from qa.answer.gate import support
-from qa.answer.sentences import FEATURES, SentenceWeights, asked_kind_held, shipped_weights
+from qa.answer.sentences import FEATURES, asked_kind_held, shipped_weights
 from qa.eval.metrics import contains_answer
 from train.common import (
     RESULTS,
@@ -37,7 +37,7 @@ from train.common import (
     asked_on,
     data_dir,
     fit_listwise,
-    fold_readers,
+    half_readers,
     open_set,
     set_questions,
     stamp,
@@ -55,12 +55,12 @@ def dump(name: str, args: argparse.Namespace) -> None:
     qa = open_set(name, reader=not args.no_reader)
     answerer = qa.answerer
     canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
-    readers = fold_readers(data_dir(name)) if args.reader_cv and name == "squad-dev16" else {}
+    readers = half_readers() if args.reader_cv else {}
     rows = []
     for n, q in enumerate(set_questions(name)[: args.limit]):
         found = answerer.retriever.search(q["question"], as_of=asked_on(q))
         if readers:
-            answerer.reader = readers[q["source_articles"][0]]
+            answerer.reader = readers[q["fold"]]
         cands, feats = answerer.sentence_features(found, answerer.read(found))
         sources = {canonical.get(a, a) for a in q["source_articles"]}
         rows.append(
@@ -159,20 +159,13 @@ def fit(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def fold_sentence_weights(name: str = "squad-dev16") -> dict[str, SentenceWeights]:
-    """Article -> sentence weights fitted on the other half (the reader dumps; for `bench.answers --reader-cv`)."""
-    rows = {n: pickle.loads(dump_path(n, True).read_bytes()) for n in SETS}
-    folds = fold_fits([g for r in rows.values() for g in sentence_groups(r)])
-    return {r["source"]: SentenceWeights(*folds[int(r["fold"])]) for r in rows[name]}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="the candidate sentences of every question")
     d.add_argument("--sets", default=",".join(SETS))
     d.add_argument("--limit", type=int)
-    d.add_argument("--reader-cv", action="store_true", help="read by the fold reader that held each article out")
+    d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     d.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     f = sub.add_parser("fit", help="fit the weights on the dumps")
     f.add_argument("--l2", type=float, default=1e-4)
