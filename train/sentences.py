@@ -8,7 +8,9 @@ keeps its candidate sentences with their features (qa.answer.sentences.features)
 whether each is gold (from a source article and holding a gold answer): bench/results/sentences_<set>[_plain].pkl.
 --reader-cv: each question is read by the fold reader trained on the other half of both sets (`python -m
 train.reader train --fold 0|1`: squad-dev16 by article, realtimeqa-dev by quiz week), so the reader feature is what
-an unseen question gets; without it the feature is the shipped reader's, which was trained on these questions.
+an unseen question gets; without it the feature is the shipped reader's, which was trained on squad-dev16. A fold
+reader trained further from the shipped one (`--init`) has seen every squad-dev16 article through its start (its
+info's `trained_on` says so): only its news questions are then unseen.
 `fit` learns the weights (a listwise softmax over each question's candidates, the gold ones the target, each set
 weighing the same), and reports sentence accuracy held out (fitted on the other half of both sets: squad-dev16 by
 article, realtimeqa-dev by quiz week) and fitted on all; --save writes them, stamped, to
