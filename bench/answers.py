@@ -1,7 +1,7 @@
 """Answers on squad-dev16 or realtimeqa-dev as `qa eval` scores them, every learned part cross-validated.
 
     python -m bench.answers [--set squad-dev16|realtimeqa-dev] [--cv | --gate-cv] [--span-cv] [--reader-cv]
-                            [--no-reader] [--limit N] [--half 0|1] [--reader PATH]
+                            [--no-reader] [--reader-int8] [--backend B] [--limit N] [--half 0|1] [--reader PATH]
 
 Indexes the set's articles (bench/results/work/<set>, kept between runs) and asks every question (warm) as `qa ask`
 does, a news question on the day it was asked; scores each as `qa eval` does (qa.eval.run.score: hit@k over the 10
@@ -16,6 +16,8 @@ shipped weights were fitted on these very questions, so:
              (`python -m train.span --save`);
 --reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
              on news only for readers prepared on both sets: the shipped reader never saw news).
+--backend B  the embedder's backend for the questions and sentences (the index's vectors stay as they were built).
+--reader-int8      the reader quantised to int8 (QA_READER_INT8=1).
 --read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default, 3).
 --half F     only the questions of half F (a fold reader's held-out half: `train.reader train --fold F`);
 --reader P   every question read by the reader P (a `train.reader train --out P`), not the shipped one.
@@ -35,6 +37,7 @@ from bench.common import RESULTS, data_dir
 from qa.answer import spans
 from qa.answer.gate import Gate
 from qa.answer.sentences import SentenceWeights
+from qa.config import BACKENDS
 from qa.eval.questions import load_questions
 from qa.eval.run import RETRIEVE_K, details, score, summarize
 from qa.search.dates import parse_date
@@ -67,7 +70,11 @@ def _fitted(name: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = data_dir(args.set)
-    more_settings = {"read_passages": args.read_passages} if args.read_passages else {}
+    more_settings: dict[str, Any] = {"read_passages": args.read_passages} if args.read_passages else {}
+    if args.reader_int8:
+        more_settings["reader_int8"] = True
+    if args.backend:
+        more_settings["backend"] = args.backend
     qa = open_set(args.set, reader=not args.no_reader, **more_settings)
     answerer = qa.answerer
     fold_of = {q["id"]: q["fold"] for q in set_questions(args.set)}
@@ -88,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.reader:
         from qa.answer.reader import Reader
 
-        answerer.reader = Reader(args.reader)
+        answerer.reader = Reader(args.reader, int8=args.reader_int8)
     shipped = spans.weights
     answerer.ask("warm up the caches")
     rows = []
@@ -117,6 +124,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "reader": not args.no_reader,
         "reader_weights": str(args.reader or "shipped"),
+        "reader_int8": args.reader_int8,
+        "backend": answerer.settings.backend,
         "half": args.half,
         "read_passages": answerer.settings.read_passages,
         **{k: summary[k] for k in ("n", "retrieval", "answer", "citation", "latency_ms")},
@@ -136,6 +145,8 @@ def main() -> None:
     ap.add_argument("--span-cv", action="store_true", help="short answers by the fold models that held each out")
     ap.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
+    ap.add_argument("--backend", choices=BACKENDS, help="the embedder's backend for questions and sentences")
+    ap.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
     ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")
     ap.add_argument("--reader", type=Path, help="read by this reader instead of the shipped one")

@@ -79,6 +79,7 @@ class Settings:
     k: int = DEFAULT_K
     read_passages: int = DEFAULT_READ_PASSAGES
     reader: bool = True
+    reader_int8: bool = False  # the reader's weights quantised to int8: faster, a little less exact
     # The day questions are asked (YYYY-MM-DD): "this week", "recently", "on Monday" are read against it. Empty:
     # the day each question is asked.
     as_of: str = ""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qa.answer.answerer import Answerer
-from qa.answer.reader import MAX_ANSWER, Reader, best_span, reader_export, shared_reader
+from qa.answer.reader import INT8_FILE, MAX_ANSWER, Reader, best_span, reader_export, shared_reader
 from qa.config import Settings, default_cache_dir
 from qa.embed.embedder import Embedder
 from qa.index.build import build
@@ -113,3 +113,23 @@ def test_answers_take_the_short_answer_from_the_reader_and_can_go_without_it(
     plain = without.ask("How long did the meeting in Mexico last?")
     assert not plain.refused and "two hours" in plain.citations[0].quote
     assert "read" in plain.timings_ms and plain.timings_ms["read"] < 1.0
+
+
+def test_int8_reader_is_exported_apart_and_reads_the_answers_the_float_reader_reads(
+    index_settings: Settings, embedder: Embedder
+) -> None:
+    weights = Path(str(shared_reader().weights))
+    folder = reader_export(weights, default_cache_dir(), int8=True)
+    assert folder != reader_export(weights, default_cache_dir())  # the float export is kept as it is
+    assert (folder / INT8_FILE).exists() and not (folder / "model.onnx").exists()
+    int8 = shared_reader(int8=True)
+    assert int8.int8 and int8 is not shared_reader() and int8 is shared_reader(int8=True)
+    readings = int8.read("How long did the meeting last?", [OIL, MEXICO])
+    (s_oil, _, _), (s_mexico, a, b) = readings[0].span(), readings[1].span()
+    assert MEXICO[a:b] in {"two hours", "lasted two hours"} and s_mexico > s_oil
+    # QA_READER_INT8=1: answers are read by it
+    settings = Settings.from_env({"QA_READER_INT8": "1"}, index=index_settings.index, articles=index_settings.articles)
+    answerer = Answerer(Retriever(Index.load(settings.index), embedder, settings))
+    assert answerer.reader is int8
+    answer = answerer.ask("How long did the meeting in Mexico last?")
+    assert answer.short in {"two hours", "lasted two hours"} and answer.short in answer.citations[0].quote

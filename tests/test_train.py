@@ -3,7 +3,11 @@ balanced epochs and its start from a trained reader."""
 
 from __future__ import annotations
 
+from qa.pipeline import QA
+from qa.text import normalize
 from qa.types import Chunk
+from tests.helpers import G8_2013
+from train.gate import news_restrictions
 from train.reader_data import _gold, _holds, _positions
 
 
@@ -147,3 +151,18 @@ def test_fold_readers_of_both_halves_are_found_before_either_is_loaded_and_a_mis
     (results / "reader_fold1.npz").unlink()
     with pytest.raises(SystemExit, match=r"half 0 or 1 out: run `.*--fold 0` and `.*--fold 1` first"):
         half_readers(results)
+
+
+def test_a_news_question_made_unanswerable_searches_without_every_passage_holding_its_answer_or_without_its_sources(
+    seed_qa: QA,
+) -> None:
+    q = {"answers": ["two hours"], "source_articles": [G8_2013]}
+    deleted, away = news_restrictions(seed_qa)(q)
+    chunks = seed_qa.index.chunks
+    assert 0 < len(deleted) < len(chunks) and 0 < len(away) < len(chunks)
+    assert not [r for r in deleted if " two hours " in f" {normalize(chunks[r].text)} "]
+    assert [r for r in range(len(chunks)) if r not in set(deleted)]  # some passage held it and was left out
+    assert {chunks[r].article for r in away} == {a for a in seed_qa.index.articles if a != G8_2013}
+    # the search restricted to those rows finds none of the left-out passages
+    found = seed_qa.retriever.search("How long did the meeting last?", rows=away)
+    assert found.passages and all(p.chunk.article != G8_2013 for p in found.passages)

@@ -40,6 +40,7 @@ import random
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -107,30 +108,42 @@ def squad_rows(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
             # the fold is the article's, or (unanswerable) the half the question was asked of
             rows.append(row("squad-dev16", "away", {**q, "fold": q["fold"] if answerable else half}, answerable, qa))
         print(f"squad-dev16 away: half {half} done", flush=True)
-    rng = random.Random(args.seed)  # near
+    qa, labels = near_set(tmp, args.drop, args.seed, qs, reader=not args.no_reader)
+    rows += [row("squad-dev16", "near", q, answerable, qa) for q, answerable in labels]
+    print("squad-dev16 near done", flush=True)
+    return rows
+
+
+def near_set(
+    tmp: Path, drop: float, seed: int, qs: list[dict[str, Any]], **settings: Any
+) -> tuple[QA, list[tuple[dict[str, Any], bool]]]:
+    """squad-dev16 with a seeded `drop` share of its sentences deleted, indexed in `tmp` and opened with
+    `settings`; and each of `qs` with whether it is answerable there: its gold sentence is left (those with no gold
+    sentence, or whose answer is still elsewhere in what is left, are left out)."""
+    squad = data_dir("squad-dev16")
+    rng = random.Random(seed)
     folder = tmp / "near"
     folder.mkdir()
     kept: dict[str, str] = {}
     dropped: dict[str, set[tuple[int, int]]] = {}
-    for name in articles:
+    for name in sorted(p.name for p in (squad / "articles").glob("*.txt")):
         text = (squad / "articles" / name).read_text(encoding="utf-8")
         spans = list(sentence_spans(text, text.index("\n"), len(text)))
-        gone = {s for s in spans if rng.random() < args.drop}
+        gone = {s for s in spans if rng.random() < drop}
         out, pos = [], 0
         for s in sorted(gone):
             out.append(text[pos : s[0]])
             pos = s[1]
         kept[name], dropped[name] = "".join([*out, text[pos:]]), gone
         (folder / name).write_text(kept[name], encoding="utf-8")
-    qa = open_qa(folder, tmp / "index-near", reader=not args.no_reader)
+    labels = []
     for q in qs:
         name = q["source_articles"][0]
         gold = gold_sentence((squad / "articles" / name).read_text(encoding="utf-8"), q)
         if gold is None or (gold in dropped[name] and contains_answer(kept[name], q["answers"])):
             continue  # no gold sentence, or the answer is still elsewhere in what is left
-        rows.append(row("squad-dev16", "near", q, gold not in dropped[name], qa))
-    print("squad-dev16 near done", flush=True)
-    return rows
+        labels.append((q, gold not in dropped[name]))
+    return open_qa(folder, tmp / "index-near", **settings), labels
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -161,27 +174,36 @@ def news_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     question stays answerable: its short answer ("China", "4") is in some other page for 842 of the 892 questions
     (48 pages at the median), and pages of the same story are not all listed as sources."""
     qa = open_set("realtimeqa-dev", reader=not args.no_reader)
-    padded = [f" {normalize(c.text)} " for c in qa.index.chunks]
-    everything = np.arange(len(padded))
-    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
-    article = np.array([c.article for c in qa.index.chunks])
+    restrict = news_restrictions(qa)
     rows = []
     for n, q in enumerate(set_questions("realtimeqa-dev")):
-        golds = [f" {g} " for g in (normalize(a) for a in q["answers"]) if g]
-        holding = {r for r, text in enumerate(padded) if any(g in text for g in golds)}
+        deleted, away = restrict(q)
         answerable = row("realtimeqa-dev", "deleted", q, True, qa)
         rows.append(answerable)
-        rows.append(
-            row("realtimeqa-dev", "deleted", q, False, qa, np.array([r for r in everything if r not in holding]))
-        )
+        rows.append(row("realtimeqa-dev", "deleted", q, False, qa, deleted))
         # away, as on squad-dev16: the question's source pages left out (reported, not fitted on: its answer is
         # still in some other page for most questions, so "unanswerable" is mostly not)
-        sources = [canonical.get(a, a) for a in q["source_articles"]]
         rows.append({**answerable, "kind": "away"})
-        rows.append(row("realtimeqa-dev", "away", q, False, qa, np.flatnonzero(~np.isin(article, sources))))
+        rows.append(row("realtimeqa-dev", "away", q, False, qa, away))
         if n % 200 == 0:
             print(f"realtimeqa-dev: {n} questions", flush=True)
     return rows
+
+
+def news_restrictions(qa: QA) -> Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]:
+    """For a realtimeqa-dev question: the rows of `qa`'s news index without every passage that holds its answer
+    (deleted), and those without its source pages (away)."""
+    padded = [f" {normalize(c.text)} " for c in qa.index.chunks]
+    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    article = np.array([c.article for c in qa.index.chunks])
+
+    def restrict(q: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        golds = [f" {g} " for g in (normalize(a) for a in q["answers"]) if g]
+        holding = np.array([any(g in text for g in golds) for text in padded], dtype=bool)
+        sources = [canonical.get(a, a) for a in q["source_articles"]]
+        return np.flatnonzero(~holding), np.flatnonzero(~np.isin(article, sources))
+
+    return restrict
 
 
 # ---- fitting -----------------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class Answerer:
         if isinstance(reader, Reader):
             self.reader = reader
         elif reader and self.settings.reader:
-            self.reader = shared_reader(self.settings.cache_dir)
+            self.reader = shared_reader(self.settings.cache_dir, self.settings.reader_int8)
         self.index = retriever.index
         self.sentences = retriever.sentences
         self.threshold = threshold

@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.config import DEFAULT_MODEL, default_cache_dir
 from qa.embed.base import model_path
-from qa.embed.export import cached_export, export_key, fused_onnx
+from qa.embed.export import cached_export, export_key, fused_onnx, quantize_int8
 from qa.embed.onnx import META, cores
 from qa.embed.st import load_sentence_transformer
 
@@ -70,6 +70,7 @@ def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[
 
 WEIGHTS = "reader.npz"
 _EXPORT = 2  # bump when the reader's export recipe changes
+INT8_FILE = "model-int8.onnx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +98,26 @@ class Reading:
 class Reader:
     """The trained reader (qa/data/reader.npz, or `weights`), run by ONNX Runtime: the packaged MiniLM with the
     trained rank-R updates merged into its weights and the start/end head on top, exported once to the ONNX
-    cache (the cache folder's onnx/: QA_CACHE_DIR) and checked against torch there."""
+    cache (the cache folder's onnx/: QA_CACHE_DIR) and checked against torch there. `int8`: its weights
+    quantised to int8 (QA_READER_INT8), faster and a little less exact (docs/performance.md)."""
 
-    def __init__(self, weights: Path | None = None, threads: int = 0, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, weights: Path | None = None, threads: int = 0, cache_dir: Path | None = None, int8: bool = False
+    ) -> None:
         import onnxruntime as ort
 
         self.weights = weights or Path(str(resources.files("qa") / "data" / WEIGHTS))
-        folder = reader_export(self.weights, cache_dir or default_cache_dir())
+        self.int8 = int8
+        folder = reader_export(self.weights, cache_dir or default_cache_dir(), int8)
         self.tokenizer = pair_tokenizer(str(folder / "tokenizer.json"))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or cores()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(folder / (INT8_FILE if int8 else "model.onnx")), options, providers=["CPUExecutionProvider"]
+        )
 
     def read(self, question: str, passages: list[str]) -> list[Reading]:
         """Each passage read with the question (one batch, padded to the longest)."""
@@ -141,22 +148,25 @@ class Reader:
         return out
 
 
-def shared_reader(cache_dir: Path | None = None) -> Reader:
-    """The shipped reader, loaded once per process (and cache folder; None: the default one)."""
-    return _shared_reader(cache_dir or default_cache_dir())
+def shared_reader(cache_dir: Path | None = None, int8: bool = False) -> Reader:
+    """The shipped reader (`int8`: quantised), loaded once per process (and cache folder; None: the default one)."""
+    return _shared_reader(cache_dir or default_cache_dir(), int8)
 
 
 @functools.cache
-def _shared_reader(cache_dir: Path) -> Reader:
-    return Reader(cache_dir=cache_dir)
+def _shared_reader(cache_dir: Path, int8: bool) -> Reader:
+    return Reader(cache_dir=cache_dir, int8=int8)
 
 
-def reader_export(weights: Path, cache_dir: Path) -> Path:
-    """The folder holding the reader with `weights` exported to ONNX in `cache_dir`/onnx, exported on first use."""
+def reader_export(weights: Path, cache_dir: Path, int8: bool = False) -> Path:
+    """The folder holding the reader with `weights` exported to ONNX in `cache_dir`/onnx (`int8`: quantised too),
+    exported on first use."""
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     source = model_path(DEFAULT_MODEL)
-    folder = cache_dir / "onnx" / f"reader-{export_key(source, False, f'reader{_EXPORT}-{digest}')}"
-    return cached_export(folder, lambda tmp: _export(source, weights, tmp), f"the reader {weights}", "set QA_READER=0")
+    key = export_key(source, int8, f"reader{_EXPORT}-{digest}")
+    folder = cache_dir / "onnx" / f"reader{'-int8' if int8 else ''}-{key}"
+    fix = "set QA_READER_INT8=0" if int8 else "set QA_READER=0"
+    return cached_export(folder, lambda tmp: _export(source, weights, tmp, int8), f"the reader {weights}", fix)
 
 
 def merged_model(source: str, weights: Path) -> Any:
@@ -190,8 +200,9 @@ def merged_model(source: str, weights: Path) -> Any:
     return Logits().eval()
 
 
-def _export(source: str, weights: Path, dest: Path) -> None:
-    """The merged reader exported and fused (qa.embed.export.fused_onnx), checked against torch."""
+def _export(source: str, weights: Path, dest: Path, int8: bool = False) -> None:
+    """The merged reader exported and fused (qa.embed.export.fused_onnx), checked against torch; `int8`: then
+    quantised (qa.embed.export.quantize_int8) and checked to follow torch's logits closely."""
     import warnings
 
     import onnxruntime as ort
@@ -215,7 +226,18 @@ def _export(source: str, weights: Path, dest: Path) -> None:
     got = session.run(None, dict(zip(inputs, [s.numpy() for s in sample], strict=True)))[0]
     with torch.no_grad():
         want = model(*sample).numpy()
-    worst = float(np.max(np.abs(got - want) * sample[1].numpy()[..., None]))
+    mask = sample[1].numpy().astype(bool)
+    worst = float(np.max(np.abs(got - want)[mask]))
     if worst > 1e-2:  # logits run about -20..10
         raise ValueError(f"the ONNX reader's logits differ from torch's by {worst:.4f}")
-    (dest / META).write_text(json.dumps({"weights": str(weights), "export": _EXPORT}), encoding="utf-8")
+    meta: dict[str, Any] = {"weights": str(weights), "export": _EXPORT, "int8": int8}
+    if int8:
+        quantize_int8(dest / "model.onnx", dest / INT8_FILE)
+        (dest / "model.onnx").unlink()
+        got8 = ort.InferenceSession(str(dest / INT8_FILE), providers=["CPUExecutionProvider"]).run(
+            None, dict(zip(inputs, [s.numpy() for s in sample], strict=True))
+        )[0]
+        meta["int8_correlation"] = corr = float(np.corrcoef(got8[mask].ravel(), want[mask].ravel())[0, 1])
+        if not corr >= 0.98:
+            raise ValueError(f"the int8 reader's logits follow torch's too loosely (correlation {corr:.3f})")
+    (dest / META).write_text(json.dumps(meta), encoding="utf-8")
