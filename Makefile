@@ -62,8 +62,9 @@ pytest: install chromium llm ray
 
 test: lint pytest
 
-# The fast tier (under 2 minutes): no whole-corpus builds, servers, browser or LLM.
-test-fast: install
+# The fast tier (about 2 minutes): no whole-corpus builds, servers, browser or LLM model (the `llm` extra, which
+# its endpoint tests need, is installed; the GGUF model is not fetched).
+test-fast: $(LLM_STAMP)
 	$(BIN)/pytest -m "not slow and not browser and not llm"
 
 # docs/performance.md's table in one run (about an hour on 2 cores; `--quick` for a smoke run): qa against the
