@@ -24,7 +24,7 @@ import numpy as np
 from bench.common import RESULTS
 from qa.answer.gate import shipped_gate
 from train.common import open_set, set_questions
-from train.gate import EVERY, near_set, news_restrictions, signals
+from train.gate import DROP, EVERY, near_set, news_restrictions, signals
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.squad:
         sample = random.Random(args.seed).sample(set_questions("squad-dev16"), args.squad)
         with tempfile.TemporaryDirectory() as tmp:
-            qa, labels = near_set(Path(tmp), 0.3, args.seed, sample, **settings)
+            qa, labels = near_set(Path(tmp), DROP, args.seed, sample, **settings)
             kinds: dict[str, list[bool]] = {"answerable refused": [], "near recall": []}
             for q, answerable in labels:
                 kinds["answerable refused" if answerable else "near recall"].append(refused(qa, q))

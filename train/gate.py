@@ -69,6 +69,7 @@ from train.common import (
 _PARA = re.compile(r"\n\s*\n")
 EVERY = GATE_SIGNALS
 ROWS = RESULTS / "gate_rows.pkl"
+DROP = 0.3  # the share of squad-dev16's sentences deleted for its near set (dump --drop)
 HALF_READERS: dict[int, Any] = {}  # dump --reader-cv: half -> the reader that never saw it (train.common.half_readers)
 
 
@@ -285,7 +286,7 @@ def main() -> None:
     d = sub.add_parser("dump")
     d.add_argument("--sets", default=",".join(SETS))
     d.add_argument("--limit", type=int, default=1500, help="squad-dev16 questions a half in the 'away' set")
-    d.add_argument("--drop", type=float, default=0.3, help="share of squad-dev16 sentences deleted in 'near'")
+    d.add_argument("--drop", type=float, default=DROP, help="share of squad-dev16 sentences deleted in 'near'")
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--no-reader", action="store_true", help="answer without the reader")
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
