@@ -4,6 +4,7 @@ deadline and one try. Nothing else is contacted."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def open_llm(settings: Settings) -> LLM:
 def chat_model(base_url: str, model: str, api_key: str, timeout: float, max_tokens: int) -> BaseChatModel:
     """LangChain's ChatOpenAI for an OpenAI-compatible endpoint: streaming, temperature 0, one try, bounded."""
     try:
-        import httpx
+        import openai
         from langchain_openai import ChatOpenAI
     except ImportError:
         raise SettingsError("QA_ANSWERER=llm needs langchain-openai: pip install -e '.[llm]'") from None
@@ -82,7 +83,8 @@ def chat_model(base_url: str, model: str, api_key: str, timeout: float, max_toke
         base_url=base_url,
         # Always a key of our own: with none, the client would read OPENAI_API_KEY and send it to this endpoint.
         api_key=api_key or "unused",  # type: ignore[arg-type]
-        timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+        # The SDK's own Timeout: httpx's before openai 3, httpx2's from it (it refuses the other's).
+        timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT),
         max_retries=0,
         streaming=True,
         stream_usage=False,
@@ -95,9 +97,11 @@ def stream_tokens(llm: LLM, prompt: list[Any]) -> Iterator[str]:
     """The model's answer as it comes; LLMError, with the fix, when the endpoint is down, slow or failing.
     The whole answer must come within llm.timeout seconds (checked between tokens; the client's read timeout
     covers a server that says nothing)."""
-    import httpx
     import openai
 
+    http_timeouts, http_transport = _http_errors()
+    timeouts: tuple[type[Exception], ...] = (openai.APITimeoutError, *http_timeouts)
+    unreachable: tuple[type[Exception], ...] = (openai.APIConnectionError, *http_transport)
     deadline = time.monotonic() + llm.timeout
     stream = llm.chat.stream(prompt)
     try:
@@ -110,12 +114,12 @@ def stream_tokens(llm: LLM, prompt: list[Any]) -> Iterator[str]:
                     f"the LLM at {llm.base_url} did not finish its answer within {llm.timeout:.0f} s: raise "
                     "QA_LLM_TIMEOUT, lower QA_LLM_MAX_TOKENS or use a faster model"
                 )
-    except (openai.APITimeoutError, httpx.TimeoutException):  # before the answer starts, or in the middle of it
+    except timeouts:  # before the answer starts, or in the middle of it
         raise LLMError(
             f"the LLM at {llm.base_url} did not answer within {llm.timeout:.0f} s: raise QA_LLM_TIMEOUT or use a "
             "faster model"
         ) from None
-    except (openai.APIConnectionError, httpx.TransportError) as e:
+    except unreachable as e:
         raise LLMError(
             f"cannot reach the LLM at {llm.base_url} ({_reason(e)}): start the server or fix QA_LLM_BASE_URL"
         ) from None
@@ -137,6 +141,21 @@ def stream_tokens(llm: LLM, prompt: list[Any]) -> Iterator[str]:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
+
+
+def _http_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """The timeout and transport errors of the HTTP libraries the openai SDK may stream through (httpx before
+    openai 3, httpx2 from it), which reach us unwrapped when a stream breaks in the middle."""
+    timeouts: list[type[Exception]] = []
+    transport: list[type[Exception]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            http = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(http.TimeoutException)
+        transport.append(http.TransportError)
+    return tuple(timeouts), tuple(transport)
 
 
 def _reason(e: BaseException) -> str:
