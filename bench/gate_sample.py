@@ -6,8 +6,9 @@ No refit: what a reading setting does to refusals, in minutes, before the hours 
 `--news` realtimeqa-dev questions (drawn with --seed), each asked of the whole news index (answerable), of it
 without every passage that holds its answer (*deleted*) and without its source pages (*away*);
 `--squad` squad-dev16 questions asked of squad-dev16 with 30% of its sentences deleted (*near*: answerable when
-their answer sentence is left). A question is refused when the gate's value is below 0 (train.gate's labels and
-signals: its vetoes are not applied). Writes bench/results/gate_sample.json (--out).
+their answer sentence is left). Each share is given twice: refused by the gate alone (its value below the
+threshold: what train.gate fits) and as `qa ask` refuses (the gate or a veto: support too low, a name the passages
+read do not hold). Writes bench/results/gate_sample.json (--out).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import numpy as np
 
 from bench.common import RESULTS
 from qa.answer.gate import shipped_gate
-from train.common import open_set, set_questions
-from train.gate import DROP, EVERY, near_set, news_restrictions, signals
+from train.common import asked_on, open_set, set_questions
+from train.gate import DROP, near_set, news_restrictions
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -33,29 +34,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings["read_passages"] = args.read_passages
     gate = shipped_gate(True)
 
-    def refused(qa: Any, q: dict[str, Any], rows: np.ndarray | None = None) -> bool:
-        return gate.value(dict(zip(EVERY, signals(qa, q, rows), strict=True))) < 0
+    def refused(qa: Any, q: dict[str, Any], rows: np.ndarray | None = None) -> tuple[bool, bool]:
+        """By the gate alone, and by the gate or a veto (as `ask` decides; train.gate.signals' search)."""
+        answerer = qa.answerer
+        found = qa.retriever.search(q["question"], as_of=asked_on(q), rows=rows)
+        got = answerer.gate_signals(found, answerer.read(found))
+        by_gate = gate.value(got) < answerer.threshold
+        return by_gate, by_gate or got["support"] < gate.least_support or bool(answerer.missing_names(found))
 
     out: dict[str, Any] = {"settings": settings, "seed": args.seed}
     if args.news:
         qa = open_set("realtimeqa-dev", **settings)
         restrict = news_restrictions(qa)
-        got: dict[str, list[bool]] = {"answerable refused": [], "deleted recall": [], "away recall": []}
+        got: dict[str, list[tuple[bool, bool]]] = {"answerable refused": [], "deleted recall": [], "away recall": []}
         for q in random.Random(args.seed).sample(set_questions("realtimeqa-dev"), args.news):
             deleted, away = restrict(q)
             got["answerable refused"].append(refused(qa, q))
             got["deleted recall"].append(refused(qa, q, deleted))
             got["away recall"].append(refused(qa, q, away))
-        out["realtimeqa-dev"] = {k: {"value": float(np.mean(v)), "n": len(v)} for k, v in got.items()}
+        out["realtimeqa-dev"] = shares(got)
     if args.squad:
         sample = random.Random(args.seed).sample(set_questions("squad-dev16"), args.squad)
         with tempfile.TemporaryDirectory() as tmp:
             qa, labels = near_set(Path(tmp), DROP, args.seed, sample, **settings)
-            kinds: dict[str, list[bool]] = {"answerable refused": [], "near recall": []}
+            kinds: dict[str, list[tuple[bool, bool]]] = {"answerable refused": [], "near recall": []}
             for q, answerable in labels:
                 kinds["answerable refused" if answerable else "near recall"].append(refused(qa, q))
-        out["squad-dev16"] = {k: {"value": float(np.mean(v)), "n": len(v)} for k, v in kinds.items()}
+        out["squad-dev16"] = shares(kinds)
     return out
+
+
+def shares(got: dict[str, list[tuple[bool, bool]]]) -> dict[str, dict[str, float]]:
+    """Each kind's share refused by the gate alone and with the vetoes, and its number of questions."""
+    return {
+        k: {"gate": float(np.mean([g for g, _ in v])), "with vetoes": float(np.mean([a for _, a in v])), "n": len(v)}
+        for k, v in got.items()
+    }
 
 
 def main() -> None:
@@ -70,7 +84,8 @@ def main() -> None:
     result = run(args)
     for name in ("realtimeqa-dev", "squad-dev16"):
         for k, v in result.get(name, {}).items():
-            print(f"{name:15s} {k:20s} {v['value']:.3f}  ({v['n']} questions)")
+            gate, vetoes, n = v["gate"], v["with vetoes"], v["n"]
+            print(f"{name:15s} {k:20s} gate {gate:.3f}, with vetoes {vetoes:.3f}  ({n:.0f} questions)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
 
