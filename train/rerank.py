@@ -2,6 +2,7 @@
 
     python -m train.rerank dump [--sets squad-dev16,realtimeqa-dev] [--limit N]   # candidates and their features
     python -m train.rerank fit [--l2 1e-4] [--save]
+    python -m train.rerank sweep [--rrf-k 2,5,10,20,60] [--candidates 80] [--fix dated=1.0]   # held out
 
 `dump` asks every answerable question of each set as `qa search` does (a news question on the day it was asked):
 the fused first-stage candidates, their second-stage features (FEATURES) and whether each is a hit (a passage of a
@@ -9,6 +10,9 @@ source article holding a gold answer, docs/design.md's rule); bench/results/rera
 weights as a listwise softmax over each question's candidates, each set weighing the same whatever its size;
 held out: fitted on one half of each set (squad-dev16 by article, realtimeqa-dev by quiz week) and scored on the
 other half, both ways. --save writes the weights fitted on all of both, stamped, to qa/data/rerank.json.
+
+`sweep` does dump and the held-out fit in memory for each RRF constant and candidate count (one setting changed
+at a time from the defaults): the second stage refitted for each, as shipping that setting would.
 
 --fix dated=1.0 holds the weight of an article published in a period named as a date ("in 2012"): the sets cannot
 tell it (squad-dev16's articles are undated; 69 news questions name a year, often an event's: "the 2024
@@ -42,7 +46,16 @@ from train.common import (
 
 
 def dump(name: str, limit: int | None) -> None:
-    qa = open_set(name)
+    rows = candidate_rows(name, limit)
+    out = RESULTS / f"rerank_{name}.pkl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pickle.dumps(rows))
+    print(f"wrote {out} ({len(rows)} questions)", flush=True)
+
+
+def candidate_rows(name: str, limit: int | None = None, **settings: Any) -> list[dict[str, Any]]:
+    """Each answerable question's fused candidates: their features and which are hits (searched with `settings`)."""
+    qa = open_set(name, **settings)
     retriever = qa.retriever
     rows = []
     for n, q in enumerate(set_questions(name)[:limit]):
@@ -55,10 +68,7 @@ def dump(name: str, limit: int | None) -> None:
         rows.append({"id": q["id"], "fold": q["fold"], "feats": feats, "hits": hits})
         if n % 500 == 0:
             print(f"{name}: {n} questions", flush=True)
-    out = RESULTS / f"rerank_{name}.pkl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(pickle.dumps(rows))
-    print(f"wrote {out} ({len(rows)} questions)", flush=True)
+    return rows
 
 
 def ranks(rows: list[dict[str, Any]], w: np.ndarray) -> list[int | None]:
@@ -93,22 +103,38 @@ def figures(rows: list[dict[str, Any]], w: np.ndarray) -> dict[str, float]:
     return {k: round(v, 4) for k, v in retrieval_metrics(ranks(rows, w)).items()}
 
 
-def fit(l2: float, save: bool, fixed: dict[int, float]) -> None:
-    data = {name: pickle.loads((RESULTS / f"rerank_{name}.pkl").read_bytes()) for name in SETS}
-    shipped = shipped_weights().vector()
-    held: dict[str, Any] = {}
-    folds = {fold: fit_listwise(groups(data, fold), l2, fixed=fixed) for fold in (0, 1)}
-    for fold, w in folds.items():  # for `bench.answers --cv`: each question scored by weights fitted without it
-        normal = dict(zip(FEATURES, (w / (w[0] or 1.0)).tolist(), strict=True))
-        (RESULTS / f"rerank_fold{fold}.json").write_text(json.dumps(normal))
+def held_out(data: dict[str, list[dict[str, Any]]], folds: dict[int, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Each set's hit@k with every question ranked by the weights of the fold that held it out."""
+    held = {}
     for name, rows in data.items():
         held_ranks: list[int | None] = []
         for fold, w in folds.items():
             held_ranks += ranks([r for r in rows if r["fold"] == fold], w)
         held[name] = {k: round(v, 4) for k, v in retrieval_metrics(held_ranks).items()}
+    return held
+
+
+def sweep(l2: float, fixed: dict[int, float], rrf_ks: list[int], candidates: list[int]) -> None:
+    """Held-out figures with the second stage refitted for each search setting."""
+    settings = [{"rrf_k": k} for k in rrf_ks] + [{"candidates": c} for c in candidates]
+    for setting in settings:
+        data = {name: candidate_rows(name, **setting) for name in SETS}
+        folds = {fold: fit_listwise(groups(data, fold), l2, fixed=fixed) for fold in (0, 1)}
+        ceiling = {name: round(float(np.mean([r["hits"].any() for r in rows])), 4) for name, rows in data.items()}
+        print(json.dumps({"setting": setting, "held_out": held_out(data, folds), "candidates hold a hit": ceiling}))
+
+
+def fit(l2: float, save: bool, fixed: dict[int, float]) -> None:
+    data = {name: pickle.loads((RESULTS / f"rerank_{name}.pkl").read_bytes()) for name in SETS}
+    shipped = shipped_weights().vector()
+    folds = {fold: fit_listwise(groups(data, fold), l2, fixed=fixed) for fold in (0, 1)}
+    for fold, w in folds.items():  # for `bench.answers --cv`: each question scored by weights fitted without it
+        normal = dict(zip(FEATURES, (w / (w[0] or 1.0)).tolist(), strict=True))
+        (RESULTS / f"rerank_fold{fold}.json").write_text(json.dumps(normal))
+    held: dict[str, Any] = held_out(data, folds)
     w = fit_listwise(groups(data, None), l2, fixed=fixed)
     w = w / (w[0] or 1.0)  # the sentence coverage weighs 1: the scale of the weights before
-    out = {
+    out: dict[str, Any] = {
         "features": FEATURES,
         "weights": [round(float(x), 4) for x in w],
         "held_out (fitted on the other half of both sets)": held,
@@ -132,10 +158,18 @@ def main() -> None:
     f.add_argument("--l2", type=float, default=1e-4)
     f.add_argument("--save", action="store_true", help="write the weights to qa/data/rerank.json, stamped")
     f.add_argument("--fix", action="append", default=[], help="name=value: hold a weight the data cannot tell")
+    w = sub.add_parser("sweep")
+    w.add_argument("--rrf-k", default="2,5,10,20,60", help="RRF constants, comma-separated")
+    w.add_argument("--candidates", default="80", help="candidates a retriever, comma-separated ('': none)")
+    w.add_argument("--l2", type=float, default=1e-4)
+    w.add_argument("--fix", action="append", default=[], help="as fit's --fix")
     args = ap.parse_args()
     if args.command == "dump":
         for name in args.sets.split(","):
             dump(name, args.limit)
+    elif args.command == "sweep":
+        numbers = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+        sweep(args.l2, parse_fixed(args.fix), numbers(args.rrf_k), numbers(args.candidates))
     else:
         fit(args.l2, args.save, parse_fixed(args.fix))
 
