@@ -1,7 +1,9 @@
 """The fitting recipes' own logic that needs no data set: the reader's training targets on news pages, its
-balanced epochs and its start from a trained reader."""
+balanced epochs and its start from a trained reader, the second stage's held-out figures."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from qa.pipeline import QA
 from qa.text import normalize
@@ -9,6 +11,7 @@ from qa.types import Chunk
 from tests.helpers import G8_2013
 from train.gate import news_restrictions
 from train.reader_data import _gold, _holds, _positions
+from train.rerank import held_out
 
 
 def chunk(article: str, start: int, text: str) -> Chunk:
@@ -166,3 +169,15 @@ def test_a_news_question_made_unanswerable_searches_without_every_passage_holdin
     # the search restricted to those rows finds none of the left-out passages
     found = seed_qa.retriever.search("How long did the meeting last?", rows=away)
     assert found.passages and all(p.chunk.article != G8_2013 for p in found.passages)
+
+
+def test_held_out_second_stage_figures_rank_each_question_by_the_weights_of_the_half_that_left_it_out() -> None:
+    # a question of each half whose hit only the other half's weights put first
+    rows = [
+        {"fold": 0, "feats": np.array([[0.0, 1.0], [1.0, 0.0]]), "hits": np.array([False, True])},
+        {"fold": 1, "feats": np.array([[1.0, 0.0], [0.0, 1.0]]), "hits": np.array([False, True])},
+    ]
+    right = {0: np.array([1.0, 0.0]), 1: np.array([0.0, 1.0])}  # fold f's weights: fitted without fold f
+    wrong = {0: right[1], 1: right[0]}
+    assert held_out({"news": rows}, right)["news"]["hit@1"] == 1.0
+    assert held_out({"news": rows}, wrong)["news"]["hit@1"] == 0.0
