@@ -26,9 +26,14 @@ from qa.types import Passage
 _SPELLING = 0.8  # difflib's similarity at which a name's word is the same word misspelt ("Counil", "Council")
 # spaCy's entity labels for what a question can be about by name
 _NAMED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "EVENT", "WORK_OF_ART", "LAW", "PRODUCT"})
-# countries news calls by several names: where a passage uses one, it holds them all
-_COUNTRY_NAMES = (("US", "USA", "United States", "America"), ("UK", "United Kingdom", "Britain", "Great Britain"))
-_COUNTRY = [(re.compile(r"\b(?:" + "|".join(names) + r")\b"), " ".join(names)) for names in _COUNTRY_NAMES]
+# countries news calls by several names: where a passage uses one, it holds them all ("South America" is not one)
+_COUNTRY = [
+    (
+        re.compile(r"\b(?:US|USA|United States|(?<!North )(?<!South )(?<!Latin )(?<!Central )America)\b"),
+        "US USA United States America",
+    ),
+    (re.compile(r"\b(?:UK|United Kingdom|Britain)\b"), "UK United Kingdom Britain Great Britain"),
+]
 _DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S.", "U.K.", "D.C."
 _ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 
