@@ -60,8 +60,9 @@ _HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
 
 
 def wants_clause(question: str) -> bool:
-    """Why and how questions want a reason or a manner: a clause, so no short answer."""
-    return spans.question_info(question).kind in _NO_SHORT
+    """Why and how questions want a reason or a manner: a clause, so no short answer. (No parse: the reader's
+    answers ask only this of the question.)"""
+    return spans.question_kind(question) in _NO_SHORT
 
 
 def short_answer(question: str, sentence: str) -> tuple[int, int] | None:

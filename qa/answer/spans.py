@@ -56,15 +56,21 @@ class QuestionInfo:
 
 
 @functools.lru_cache(maxsize=256)
+def question_kind(question: str) -> str:
+    """What the question's wh-word asks ("what", "who", "how_many", ...; "other" when it has none), read without
+    parsing it."""
+    how = _HOW.search(question)
+    if how:
+        return f"how_{how.group(1).lower()}"
+    wh = _WH.search(question)
+    return wh.group(1).lower() if wh else "other"
+
+
 def question_info(question: str) -> QuestionInfo:
     doc = question_doc(question)
-    kind, head = "other", "-"
-    how = _HOW.search(question)
+    kind, head = question_kind(question), "-"
     wh = _WH.search(question)
-    if how:
-        kind = f"how_{how.group(1).lower()}"
-    elif wh:
-        kind = wh.group(1).lower()
+    if wh and not kind.startswith("how_"):
         tok = next((t for t in doc if t.idx == wh.start()), None)
         if tok is not None and kind in {"what", "which", "whose"}:
             if tok.dep_ == "det" and tok.head.pos_ in {"NOUN", "PROPN"}:
