@@ -24,8 +24,8 @@ import numpy as np
 
 from bench.common import RESULTS
 from qa.answer.gate import shipped_gate
-from train.common import asked_on, open_set, set_questions
-from train.gate import DROP, near_set, news_restrictions
+from train.common import open_set, set_questions
+from train.gate import DROP, asked, near_set, news_restrictions
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,12 +35,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     gate = shipped_gate(True)
 
     def refused(qa: Any, q: dict[str, Any], rows: np.ndarray | None = None) -> tuple[bool, bool]:
-        """By the gate alone, and by the gate or a veto (as `ask` decides; train.gate.signals' search)."""
-        answerer = qa.answerer
-        found = qa.retriever.search(q["question"], as_of=asked_on(q), rows=rows)
-        got = answerer.gate_signals(found, answerer.read(found))
-        by_gate = gate.value(got) < answerer.threshold
-        return by_gate, by_gate or got["support"] < gate.least_support or bool(answerer.missing_names(found))
+        """By the gate alone, and by the gate or a veto (as `ask` decides)."""
+        found, got = asked(qa, q, rows)
+        by_gate = gate.value(got) < qa.answerer.threshold
+        return by_gate, by_gate or qa.answerer.vetoed(found, got)
 
     out: dict[str, Any] = {"settings": settings, "seed": args.seed}
     if args.news:

@@ -141,11 +141,16 @@ def fold(text: str) -> str:
 def initialisms(text: str) -> set[str]:
     """The acronyms that runs of capitalised words of `text` spell ("European Union" → EU, "World War II" →
     WWII: a word in capitals counts whole)."""
-    out = set()
+    return {acronym for acronym, _, _ in initialism_spans(text)}
+
+
+def initialism_spans(text: str) -> list[tuple[str, int, int]]:
+    """Each acronym a run of two or more capitalised words of `text` spells, with where those words start and end."""
+    out = []
     for run in CAPITALISED_RUN.finditer(text):
-        words = run.group(0).split()
-        letters = [w if w.isupper() else w[0] for w in words]
+        words = list(re.finditer(r"\S+", run.group(0)))
+        letters = [w.group(0) if w.group(0).isupper() else w.group(0)[0] for w in words]
         for i in range(len(letters)):
             for j in range(i + 2, len(letters) + 1):
-                out.add("".join(letters[i:j]))
+                out.append(("".join(letters[i:j]), run.start() + words[i].start(), run.start() + words[j - 1].end()))
     return out

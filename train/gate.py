@@ -52,6 +52,7 @@ from qa.answer.gate import GATE_SIGNALS, READER_SIGNALS, shipped_gate
 from qa.eval.metrics import contains_answer
 from qa.ingest.chunk import sentence_spans
 from qa.pipeline import QA
+from qa.search.retrieve import SearchResult
 from qa.text import normalize, tokenize
 from train.common import (
     RESULTS,
@@ -75,11 +76,16 @@ HALF_READERS: dict[int, Any] = {}  # dump --reader-cv: half -> the reader that n
 
 def signals(qa: QA, q: dict[str, Any], rows: np.ndarray | None = None) -> list[float]:
     """The gate's signals for question `q`, asked of `qa`'s index (only `rows` of it) on the day it was asked."""
+    got = asked(qa, q, rows)[1]
+    return [got[name] for name in EVERY]
+
+
+def asked(qa: QA, q: dict[str, Any], rows: np.ndarray | None = None) -> tuple[SearchResult, dict[str, float]]:
+    """Question `q` searched as `signals` searches it, and the gate's signals on what it found."""
     if HALF_READERS:
         qa.answerer.reader = HALF_READERS[q["fold"]]
     found = qa.retriever.search(q["question"], as_of=asked_on(q), rows=rows)
-    got = qa.answerer.gate_signals(found, qa.answerer.read(found))
-    return [got[name] for name in EVERY]
+    return found, qa.answerer.gate_signals(found, qa.answerer.read(found))
 
 
 def row(

@@ -190,6 +190,10 @@ class Answerer:
             kind=kind,
         )
 
+    def vetoed(self, found: SearchResult, signals: dict[str, float]) -> bool:
+        """Refused whatever the gate's value: support too low, or a name the passages read do not hold."""
+        return signals["support"] < self.gate.least_support or bool(self.missing_names(found))
+
     def missing_names(self, found: SearchResult, *, sources: bool = False) -> list[str]:
         """Names the question asks about that none of the passages read holds (qa.answer.names; with `sources`,
         the articles' sources count too)."""
@@ -215,9 +219,7 @@ class Answerer:
         short = self._short(follow_up or found.query.asks, cands[best])
         if short is not None and echoes(short, found.question):
             short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
-        unsupported = (
-            confidence < self.threshold or support < self.gate.least_support or bool(self.missing_names(found))
-        )
+        unsupported = confidence < self.threshold or self.vetoed(found, signals)
         if unsupported and not self._elliptical_ok(follow_up, cands[best].text):
             return replace(refusal, score=float(scores[best]))
         chosen = [cands[best]]

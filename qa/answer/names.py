@@ -20,7 +20,7 @@ import re
 
 from qa.answer.spans import question_doc
 from qa.index.store import Index
-from qa.text import CAPITALISED_RUN, NAME_WORD, fold, initialisms, tokenize
+from qa.text import NAME_WORD, fold, initialism_spans, initialisms, tokenize
 from qa.types import Passage
 
 _SPELLING = 0.8  # difflib's similarity at which a name's word is the same word misspelt ("Counil", "Council")
@@ -76,15 +76,7 @@ def _news_spelling(text: str) -> str:
 def _spelt_out(question: str, acronyms: set[str]) -> list[tuple[int, int]]:
     """Where the question spells out a name whose acronym is among `acronyms` ("World Health Organization" when a
     passage writes "WHO"): the spans of those runs of capitalised words."""
-    out = []
-    for run in CAPITALISED_RUN.finditer(question):
-        words = list(re.finditer(r"\S+", run.group(0)))
-        letters = [w.group(0) if w.group(0).isupper() else w.group(0)[0] for w in words]
-        for i in range(len(words)):
-            for j in range(i + 2, len(words) + 1):
-                if "".join(letters[i:j]) in acronyms:
-                    out.append((run.start() + words[i].start(), run.start() + words[j - 1].end()))
-    return out
+    return [(start, end) for acronym, start, end in initialism_spans(question) if acronym in acronyms]
 
 
 def _spelt(token: str, held: set[str]) -> bool:

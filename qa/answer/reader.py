@@ -223,7 +223,8 @@ def _export(source: str, weights: Path, dest: Path, int8: bool = False) -> None:
         fused_onnx(model, tuple(sample), inputs, "logits", dest / "model.onnx", model.base.config)
     tok.save(str(dest / "tokenizer.json"))
     session = ort.InferenceSession(str(dest / "model.onnx"), providers=["CPUExecutionProvider"])
-    got = session.run(None, dict(zip(inputs, [s.numpy() for s in sample], strict=True)))[0]
+    feed = dict(zip(inputs, [s.numpy() for s in sample], strict=True))
+    got = session.run(None, feed)[0]
     with torch.no_grad():
         want = model(*sample).numpy()
     mask = sample[1].numpy().astype(bool)
@@ -234,9 +235,7 @@ def _export(source: str, weights: Path, dest: Path, int8: bool = False) -> None:
     if int8:
         quantize_int8(dest / "model.onnx", dest / INT8_FILE)
         (dest / "model.onnx").unlink()
-        got8 = ort.InferenceSession(str(dest / INT8_FILE), providers=["CPUExecutionProvider"]).run(
-            None, dict(zip(inputs, [s.numpy() for s in sample], strict=True))
-        )[0]
+        got8 = ort.InferenceSession(str(dest / INT8_FILE), providers=["CPUExecutionProvider"]).run(None, feed)[0]
         meta["int8_correlation"] = corr = float(np.corrcoef(got8[mask].ravel(), want[mask].ravel())[0, 1])
         if not corr >= 0.98:
             raise ValueError(f"the int8 reader's logits follow torch's too loosely (correlation {corr:.3f})")
