@@ -181,3 +181,30 @@ def test_held_out_second_stage_figures_rank_each_question_by_the_weights_of_the_
     wrong = {0: right[1], 1: right[0]}
     assert held_out({"news": rows}, right)["news"]["hit@1"] == 1.0
     assert held_out({"news": rows}, wrong)["news"]["hit@1"] == 0.0
+
+
+def test_the_gate_is_fitted_so_that_its_refusals_and_the_vetoes_together_refuse_at_most_the_share_asked() -> None:
+    from train.gate import fit, score
+
+    rng = np.random.default_rng(3)
+    xs = [[rng.normal(1.0 if n % 2 == 0 else -1.0), rng.normal()] for n in range(400)]
+    rows = []
+    for name in ("squad-dev16", "realtimeqa-dev"):  # the same questions in both (the bias suits the harder set)
+        for n, x in enumerate(xs):
+            answerable = n % 2 == 0
+            # a twentieth of the answerable questions is vetoed (a name unheld), and a tenth of the others
+            vetoed = (n % 40 == 0) or (not answerable and n % 10 == 1)
+            rows.append({"set": name, "kind": "deleted" if name == "realtimeqa-dev" else "near", "fold": 0,
+                         "answerable": answerable, "x": x, "vetoed": vetoed})  # fmt: skip
+    w, b = fit(rows, 0.08)
+    alone_w, alone_b = fit(rows, 0.08, gate_alone=True)
+    for kind in ("squad-dev16 near", "realtimeqa-dev deleted"):
+        asked, alone = score(rows, w, b)[kind], score(rows, alone_w, alone_b)[kind]
+        assert 0.06 <= asked["answerable_refused"] <= 0.08  # 5% by the vetoes, the gate the rest
+        assert alone["answerable_refused"] > 0.09  # 8% by the gate, and the vetoes' 5% on top of some of them
+        assert asked["recall"] < alone["recall"]  # refusing fewer answerable questions catches fewer of the others
+    # rows dumped before the vetoes were recorded: the gate alone refuses the share asked
+    old = [{k: v for k, v in r.items() if k != "vetoed"} for r in rows]
+    w0, b0 = fit(old, 0.08)
+    x = np.array([r["x"] for r in old if r["answerable"] and r["set"] == "realtimeqa-dev"])
+    assert abs(float(((x @ w0 + b0) < 0).mean()) - 0.08) <= 0.01

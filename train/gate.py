@@ -1,7 +1,7 @@
 """Fit the refusal gate (qa.answer.gate.Gate) on squad-dev16 and realtimeqa-dev, with labelled unanswerable questions.
 
     python -m train.gate dump [--sets ...] [--limit 1500] [--drop 0.3] [--seed 7] [--no-reader] [--reader-cv]
-    python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--save]
+    python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--gate-alone] [--save]
     python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
 Ways of making questions the index cannot answer, with answerable ones beside them:
@@ -24,11 +24,14 @@ away     realtimeqa-dev, as on squad-dev16: the news index without the question'
 train.reader train --fold 0|1`), so that its reader signals are those of a reader that never saw its half. `fit`
 fits a logistic regression (each set weighing the same) on one half of each set (squad-dev16 by article,
 realtimeqa-dev by week) and scores the other half, both ways: refusal precision and recall per set and kind, and
-the answerable questions refused. Its bias is set so that at most --refused of each set's answerable questions in
-the training half are refused. --save writes the gate fitted on all, stamped, to qa/data/gate.json. --plain fits
-it without the reader's two signals (qa.answer.gate.READER_SIGNALS), for qa/data/gate_plain.json: on the same rows,
-whose other signals were taken with the reader's choice of sentence (a `dump --no-reader` would take them without;
-it costs the dump's 40 minutes again).
+the answerable questions refused, as `qa ask` refuses (the gate, or a veto: support too low, a name the passages
+do not hold; the dump records which questions a veto refuses). Its bias is set so that at most --refused of each
+set's answerable questions in the training half are refused, the vetoed ones included (--gate-alone: --refused of
+them by the gate alone, the vetoes on top).
+--save writes the gate fitted on all, stamped, to qa/data/gate.json. --plain fits it without the reader's two
+signals (qa.answer.gate.READER_SIGNALS), for qa/data/gate_plain.json: on the same rows, whose other signals were
+taken with the reader's choice of sentence (a `dump --no-reader` would take them without; it costs the dump's 40
+minutes again).
 """
 
 from __future__ import annotations
@@ -74,14 +77,8 @@ DROP = 0.3  # the share of squad-dev16's sentences deleted for its near set (dum
 HALF_READERS: dict[int, Any] = {}  # dump --reader-cv: half -> the reader that never saw it (train.common.half_readers)
 
 
-def signals(qa: QA, q: dict[str, Any], rows: np.ndarray | None = None) -> list[float]:
-    """The gate's signals for question `q`, asked of `qa`'s index (only `rows` of it) on the day it was asked."""
-    got = asked(qa, q, rows)[1]
-    return [got[name] for name in EVERY]
-
-
 def asked(qa: QA, q: dict[str, Any], rows: np.ndarray | None = None) -> tuple[SearchResult, dict[str, float]]:
-    """Question `q` searched as `signals` searches it, and the gate's signals on what it found."""
+    """Question `q` searched as `row` searches it, and the gate's signals on what it found."""
     if HALF_READERS:
         qa.answerer.reader = HALF_READERS[q["fold"]]
     found = qa.retriever.search(q["question"], as_of=asked_on(q), rows=rows)
@@ -91,8 +88,11 @@ def asked(qa: QA, q: dict[str, Any], rows: np.ndarray | None = None) -> tuple[Se
 def row(
     name: str, kind: str, q: dict[str, Any], answerable: bool, qa: QA, rows: np.ndarray | None = None
 ) -> dict[str, Any]:
+    """Question `q` asked of `qa`'s index (only `rows` of it) on the day it was asked: the gate's signals, and
+    whether `qa ask` refuses it whatever the gate says (a veto: Answerer.vetoed)."""
+    found, got = asked(qa, q, rows)
     return {"set": name, "kind": kind, "fold": q["fold"], "answerable": answerable, "question": q["question"],
-            "x": signals(qa, q, rows)}  # fmt: skip
+            "x": [got[n] for n in EVERY], "vetoed": qa.answerer.vetoed(found, got)}  # fmt: skip
 
 
 # ---- squad-dev16 --------------------------------------------------------------------------------------------------
@@ -216,24 +216,41 @@ def news_restrictions(qa: QA) -> Callable[[dict[str, Any]], tuple[np.ndarray, np
 # ---- fitting -----------------------------------------------------------------------------------------------------
 
 
-def fit(rows: list[dict[str, Any]], refused: float) -> tuple[np.ndarray, float]:
+def fit(rows: list[dict[str, Any]], refused: float, gate_alone: bool = False) -> tuple[np.ndarray, float]:
     """Logistic regression for P(answerable), each set weighing the same; the bias then set so that at most
-    `refused` of each set's answerable questions are refused (below 0)."""
+    `refused` of each set's answerable questions are refused as `qa ask` refuses them: by the gate (below 0) or by
+    a veto, which refuses whatever the gate says. `gate_alone`: at most `refused` by the gate alone (the vetoes then
+    refuse more). Fitting the regression only on the questions no veto refuses was worse on both sets at the same
+    share refused (docs/measurements.md)."""
     from sklearn.linear_model import LogisticRegression
 
+    vetoed = np.zeros(len(rows), dtype=bool) if gate_alone else _vetoed(rows)
     x = np.array([r["x"] for r in rows])
     y = np.array([r["answerable"] for r in rows])
-    counts = {name: sum(r["set"] == name for r in rows) for name in SETS}
-    weight = np.array([1.0 / counts[r["set"]] for r in rows])
+    sets = np.array([r["set"] for r in rows])
+    counts = {name: int((sets == name).sum()) for name in SETS}
+    weight = np.array([1.0 / counts[name] for name in sets])
     model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000).fit(x, y, sample_weight=weight)
     w, b = model.coef_[0], float(model.intercept_[0])
-    sets = np.array([r["set"] for r in rows])
-    lowest = min(float(np.quantile(x[y & (sets == name)] @ w + b, refused)) for name in set(sets))
+    lowest = np.inf
+    for name in set(sets):
+        answerable = y & (sets == name)
+        share = vetoed[answerable].mean()  # refused by a veto already
+        left = max(refused - share, 0.0) / (1.0 - share)  # of the rest, the gate's share
+        # "lower": an order statistic, so that no more than the share asked falls below it
+        lowest = min(lowest, float(np.quantile(x[answerable & ~vetoed] @ w + b, left, method="lower")))
     return w, b - lowest
 
 
-def metrics(value: np.ndarray, answerable: np.ndarray) -> dict[str, float]:
-    refused = value < 0
+def _vetoed(rows: list[dict[str, Any]]) -> np.ndarray:
+    """Which rows `qa ask` refuses whatever the gate says (rows dumped before the vetoes were recorded: none)."""
+    return np.array([bool(r.get("vetoed", False)) for r in rows], dtype=bool)
+
+
+def metrics(value: np.ndarray, answerable: np.ndarray, vetoed: np.ndarray | None = None) -> dict[str, float]:
+    """Refusal precision and recall and the answerable questions refused, as `qa ask` refuses: the gate's value
+    below 0, or a veto."""
+    refused = value < 0 if vetoed is None else (value < 0) | vetoed
     unans = ~answerable
     return {
         "precision": round(float((refused & unans).sum() / max(refused.sum(), 1)), 4),
@@ -251,7 +268,8 @@ def score(rows: list[dict[str, Any]], w: np.ndarray, b: float) -> dict[str, dict
             part = [r for r in rows if r["set"] == name and r["kind"] == kind]
             if part:
                 x = np.array([r["x"] for r in part])
-                out[f"{name} {kind}"] = metrics(x @ w + b, np.array([r["answerable"] for r in part]))
+                answerable = np.array([r["answerable"] for r in part])
+                out[f"{name} {kind}"] = metrics(x @ w + b, answerable, _vetoed(part))
     return out
 
 
@@ -265,13 +283,13 @@ def fit_and_report(args: argparse.Namespace) -> None:
     shipped = shipped_gate(not plain_shipped)  # its least_support is kept; its weights are compared with
     train = [r for r in rows if (r["set"], r["kind"]) != ("realtimeqa-dev", "away")]  # its labels: see news_rows
     for fold in (0, 1):
-        w, b = fit([r for r in train if r["fold"] != fold], args.refused)
+        w, b = fit([r for r in train if r["fold"] != fold], args.refused, args.gate_alone)
         held_out[f"scored on half {fold}"] = score([r for r in rows if r["fold"] == fold], w, b)
         weights = dict(zip(names, w.tolist(), strict=True))
         gate = {**asdict(shipped), **dict.fromkeys(GATE_SIGNALS, 0.0), **weights, "bias": b}
         (RESULTS / f"gate{suffix}_fold{fold}.json").write_text(json.dumps(gate))  # for `bench.answers --cv`
     current = np.array([getattr(shipped, n, 0.0) for n in names])
-    w, b = fit(train, args.refused)
+    w, b = fit(train, args.refused, args.gate_alone)
     results = {
         "signals": names,
         "held_out": held_out,
@@ -298,7 +316,8 @@ def main() -> None:
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     f = sub.add_parser("fit")
     f.add_argument("--names", default=",".join(GATE_SIGNALS), help="the signals to fit on (comma-separated)")
-    f.add_argument("--refused", type=float, default=0.05, help="answerable questions a gate may refuse")
+    f.add_argument("--refused", type=float, default=0.05, help="answerable questions `qa ask` may refuse")
+    f.add_argument("--gate-alone", action="store_true", help="--refused of them by the gate alone (vetoes on top)")
     f.add_argument("--plain", action="store_true", help="without the reader's signals: qa/data/gate_plain.json")
     f.add_argument("--save", action="store_true", help="write the fitted gate to qa/data/gate.json, stamped")
     args = ap.parse_args()
