@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from qa.answer import forms, sentences, spans
@@ -235,6 +236,18 @@ def news_qa(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> QA:
 )
 def test_news_spellings_of_a_name_hold_it(news_qa: QA, question: str, missing: list[str]) -> None:
     assert news_qa.answerer.missing_names(news_qa.retriever.search(question, 5)) == missing
+
+
+def test_a_span_named_in_the_titles_read_counts_them_and_one_repeating_the_question_counts_none() -> None:
+    asked = {"chain", "ad", "egg", "surcharg"}  # "Which chain added an egg surcharge?"
+    titles = [
+        frozenset({"denni", "announc", "egg", "surcharg"}),
+        frozenset({"denni", "egg", "price"}),
+        frozenset({"waffl", "hous", "price"}),
+    ]
+    spans = [["denni"], ["waffl", "hous", "georgia"], ["egg", "surcharg"], ["cracker", "barrel"], []]
+    counts = np.expm1(sentences.headline_support(spans, asked, titles)).round(6)
+    assert counts.tolist() == [2, 1, 0, 0, 0]  # 2 of 3 words of "Waffle House, Georgia" in one title: at least half
 
 
 def test_a_name_near_to_but_not_in_the_article_is_still_missing(answerer: Answerer) -> None:

@@ -56,6 +56,7 @@ class SentenceWeights:
     other_date: float = 0.0  # it states another year than the one asked, and not that one
     period: float = 0.0  # its article's date fits the period asked about (qa.search.dates.date_evidence)
     recency: float = 0.0  # its article was published shortly before the day the question is asked
+    headline: float = 0.0  # log(1 + titles of the articles read that name its best span): headline_support
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float32)
@@ -63,7 +64,7 @@ class SentenceWeights:
 
 FEATURES = (
     "coverage", "pairs", "cosine", "rank", "kind", "window", "title", "passage", "length", "reader",
-    "states_date", "other_date", "period", "recency",
+    "states_date", "other_date", "period", "recency", "headline",
 )  # fmt: skip
 N_FEATURES = len(FEATURES)
 COSINE = FEATURES.index("cosine")
@@ -150,7 +151,9 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     n = len(cands)
     # one tokenize call (bm25s has a fixed cost per call: it sets up a progress bar even when hidden), each text
     # once: a sentence is mostly the next one's previous sentence; the titles' words are kept by `sentences`
-    distinct = dict.fromkeys([s.text for s in cands] + [s.prev for s in cands])
+    texts = [index.articles[s.article].text for s in cands]
+    span_texts = [t[s.span[1] : s.span[2]] if s.span is not None else "" for s, t in zip(cands, texts, strict=True)]
+    distinct = dict.fromkeys([s.text for s in cands] + [s.prev for s in cands] + span_texts)
     said = dict(zip(distinct, tokenize(list(distinct)), strict=True))
     tokens, prev = [said[s.text] for s in cands], [said[s.prev] for s in cands]
     words = [(frozenset(toks), tuple(toks)) for toks in tokens]
@@ -171,7 +174,23 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     dates = date_evidence(days, query.period, query.as_of)
     columns = [cover, pair_cov, cos, rank, kind, window, title, passage, length, reader, states, other]
     fit = dates[:, :2].max(axis=1, keepdims=True)  # the article's fit to the period, relative or dated
-    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3]]).astype(np.float32)  # period, recency
+    read = sentences.title_words(list(dict.fromkeys(s.article for s in cands)))
+    named = headline_support([said[t] for t in span_texts], set(query.tokens), read)[:, None]
+    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named]).astype(np.float32)
+
+
+def headline_support(spans: Sequence[Sequence[str]], asked: set[str], titles: Sequence[frozenset[str]]) -> np.ndarray:
+    """Per sentence: log(1 + the number of `titles` that hold at least half of its best span's words), counting
+    only the span's words the question does not hold (`asked`: its stemmed words; a span that only repeats the
+    question is named by nothing). News headlines name what a story is about: a quiz answer ("Which chain …?"
+    "Denny's") is most often in the titles of the articles that answer it, a wrong entity of the same kind seldom.
+    `spans`: the stemmed words of each sentence's best span (none: no span)."""
+    out = np.zeros(len(spans))
+    for i, words in enumerate(spans):
+        new = [w for w in words if w not in asked]
+        if new:
+            out[i] = np.log1p(sum(2 * sum(w in t for w in new) >= len(new) for t in titles))
+    return out
 
 
 def fill_cosines(
