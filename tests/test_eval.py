@@ -315,6 +315,16 @@ def test_contains_answer_matches_normalised_whole_words() -> None:
     assert not contains_answer("anything", [""])
 
 
+def test_contains_answer_reads_apart_the_words_a_hyphen_apostrophe_or_colon_joins() -> None:
+    assert contains_answer("Twitter designated NPR's main account", ["NPR"])
+    assert contains_answer("Thailand\u2019s Prime Minister stepped aside", ["Thailand"])
+    assert contains_answer("delivered a 25-hour speech", ["25"])
+    assert contains_answer("More:18,000 cows killed in explosion", ["18,000"])
+    assert contains_answer("Ronaldo signed with Al-Nassr", ["Al Nassr"])
+    assert not contains_answer("Ronaldo signed with Al-Nassr", ["Nass"])
+    assert not contains_answer("recalls 2.2 million bikes", ["2 million"])  # "22 million" either way
+
+
 def passage(article: str, text: str, rank: int) -> Passage:
     return Passage(Chunk(article, 0, len(text), text), 1.0 / rank, rank)
 
