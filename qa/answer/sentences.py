@@ -163,7 +163,8 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     rank = np.array([1.0 / s.passage_rank for s in cands])
     kind = np.array([float(holds_kind(query.asks, s.text)) for s in cands])
     window = np.array([coverage(idf, set(a) | set(b), total) for a, b in zip(tokens, prev, strict=True)])
-    title = np.array([coverage(idf, w, total) for w in sentences.title_words([s.article for s in cands])])
+    titles = sentences.title_words([s.article for s in cands])
+    title = np.array([coverage(idf, w, total) for w in titles])
     top = max((s.passage_score for s in cands), default=0.0) or 1.0
     passage = np.array([s.passage_score / top for s in cands])
     length = np.array([min(len(toks), 60) / 60 for toks in tokens])
@@ -174,7 +175,7 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     dates = date_evidence(days, query.period, query.as_of)
     columns = [cover, pair_cov, cos, rank, kind, window, title, passage, length, reader, states, other]
     fit = dates[:, :2].max(axis=1, keepdims=True)  # the article's fit to the period, relative or dated
-    read = sentences.title_words(list(dict.fromkeys(s.article for s in cands)))
+    read = list({s.article: t for s, t in zip(cands, titles, strict=True)}.values())  # each article read once
     named = headline_support([said[t] for t in span_texts], set(query.tokens), read)[:, None]
     return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named]).astype(np.float32)
 

@@ -55,7 +55,7 @@ _JOINERS = str.maketrans(dict.fromkeys("-:'\u2019", " "))
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Whether a gold answer occurs in the text on word boundaries, both normalised as SQuAD does, or both with
-    hyphens, dashes, colons and apostrophes read as spaces first ("Twitter designated NPR's account" holds NPR,
+    hyphens, colons and apostrophes read as spaces first ("Twitter designated NPR's account" holds NPR,
     "a 25-hour speech" holds 25)."""
     for read in (normalize, _spaced):
         padded = f" {read(text)} "
