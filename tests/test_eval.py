@@ -73,15 +73,15 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
     """What the seeds measured at the last change (98 questions: 60 answerable fact questions, 25 open ones with
     key facts, 13 unanswerable): every quote exact, every answer within 10 passages and all but one within 5, 8 of
-    13 unanswerable questions refused, 46 of 60 fact answers from the right sentence, F1 0.69, every citation but
+    13 unanswerable questions refused, 47 of 60 fact answers from the right sentence, F1 0.69, every citation but
     one from a source article. The 76 questions before the open ones were added answer as they did; three of them
     (g8-topics, g20-agreed, rel-last-year-agreed: what was discussed, what was agreed) are list questions now,
     scored by their key facts, which leaves 47 of 60 fact questions right where 48 of 63 were (conflict-length
     cites the 2012 article for "according to the 2013 article": its quote exact, its article not a source). The
     headline feature of the answer sentence (news sentence accuracy 0.383 -> 0.423 on realtimeqa-dev's 892
     questions) took one more: "Who is the president of Syria?" cites Putin's sentence, Putin being named by both
-    seed titles (47 -> 46 of 60, F1 0.703 -> 0.692). docs/measurements.md has the table. Lowering any of these
-    needs as plain a reason."""
+    seed titles (47 -> 46 of 60, F1 0.703 -> 0.692). The reader trained further on news took it back to 47 (F1
+    0.694). docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     texts = article_texts(SEEDS)
     quotes = [c for r in report["questions"] for c in r["citations"]]
@@ -89,7 +89,7 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
     assert report["citation"]["accuracy"] >= 81 / 82
     assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 84 / 85
     assert report["refusal"]["recall"] >= 8 / 13
-    assert report["answer"]["sentence_accuracy"] >= 46 / 60
+    assert report["answer"]["sentence_accuracy"] >= 47 / 60
     assert report["answer"]["f1"] >= 0.69
 
 

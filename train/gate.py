@@ -1,6 +1,7 @@
 """Fit the refusal gate (qa.answer.gate.Gate) on squad-dev16 and realtimeqa-dev, with labelled unanswerable questions.
 
-    python -m train.gate dump [--sets ...] [--limit 1500] [--drop 0.3] [--seed 7] [--no-reader] [--reader-cv]
+    python -m train.gate dump [--sets ...] [--limit 1500] [--near-limit N] [--drop 0.3] [--seed 7]
+                              [--no-reader] [--reader-cv]
     python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--gate-alone] [--save]
     python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
@@ -19,7 +20,9 @@ away     realtimeqa-dev, as on squad-dev16: the news index without the question'
          fitted on: a quiz question's short answer ("China", "4") is in some other page for 842 of the 892 questions
          (48 pages at the median), so most of these are answerable still.
 
-`dump` records each question's gate signals (qa.answer.gate.gate_signals) in bench/results/gate_rows.pkl; with
+`dump` records each question's gate signals (qa.answer.gate.gate_signals) in bench/results/gate_rows.pkl (and its
+arguments beside it, for the stamp); --near-limit N asks only N squad-dev16 questions (seed 7) in near, which with
+--limit 600 halves the dump's time (the shipped gate: `dump --reader-cv --limit 600 --near-limit 1200`); with
 --reader-cv each question is read by the fold reader trained on the other half of both sets (`python -m
 train.reader train --fold 0|1`), so that its reader signals are those of a reader that never saw its half. `fit`
 fits a logistic regression (each set weighing the same) on one half of each set (squad-dev16 by article,
@@ -42,6 +45,7 @@ import pickle
 import random
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -73,6 +77,7 @@ from train.common import (
 _PARA = re.compile(r"\n\s*\n")
 EVERY = GATE_SIGNALS
 ROWS = RESULTS / "gate_rows.pkl"
+DUMP_ARGS = RESULTS / "gate_rows_args.json"  # the `dump` arguments that made ROWS
 DROP = 0.3  # the share of squad-dev16's sentences deleted for its near set (dump --drop)
 HALF_READERS: dict[int, Any] = {}  # dump --reader-cv: half -> the reader that never saw it (train.common.half_readers)
 
@@ -115,7 +120,8 @@ def squad_rows(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
             # the fold is the article's, or (unanswerable) the half the question was asked of
             rows.append(row("squad-dev16", "away", {**q, "fold": q["fold"] if answerable else half}, answerable, qa))
         print(f"squad-dev16 away: half {half} done", flush=True)
-    qa, labels = near_set(tmp, args.drop, args.seed, qs, reader=not args.no_reader)
+    near_qs = random.Random(7).sample(qs, args.near_limit) if 0 < args.near_limit < len(qs) else qs
+    qa, labels = near_set(tmp, args.drop, args.seed, near_qs, reader=not args.no_reader)
     rows += [row("squad-dev16", "near", q, answerable, qa) for q, answerable in labels]
     print("squad-dev16 near done", flush=True)
     return rows
@@ -301,7 +307,9 @@ def fit_and_report(args: argparse.Namespace) -> None:
     (RESULTS / f"gate{suffix}.json").write_text(json.dumps(results, indent=1) + "\n")
     if args.save:
         weights = {**asdict(shipped), **dict.fromkeys(GATE_SIGNALS, 0.0), **results["gate"]}
-        write_json_model(f"gate{suffix}", weights, stamp("train/gate.py", {s: data_dir(s) for s in SETS}, held_out))
+        made = stamp("train/gate.py", {s: data_dir(s) for s in SETS}, held_out)
+        made["dump_args"] = json.loads(DUMP_ARGS.read_text()) if DUMP_ARGS.exists() else None
+        write_json_model(f"gate{suffix}", weights, made)
 
 
 def main() -> None:
@@ -310,6 +318,7 @@ def main() -> None:
     d = sub.add_parser("dump")
     d.add_argument("--sets", default=",".join(SETS))
     d.add_argument("--limit", type=int, default=1500, help="squad-dev16 questions a half in the 'away' set")
+    d.add_argument("--near-limit", type=int, default=0, help="squad-dev16 questions in 'near' (default: all)")
     d.add_argument("--drop", type=float, default=DROP, help="share of squad-dev16 sentences deleted in 'near'")
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--no-reader", action="store_true", help="answer without the reader")
@@ -336,6 +345,7 @@ def main() -> None:
             rows += news_rows(args)
     ROWS.parent.mkdir(parents=True, exist_ok=True)
     ROWS.write_bytes(pickle.dumps(rows))
+    DUMP_ARGS.write_text(json.dumps(sys.argv[1:]))  # for the stamp of what `fit --save` makes of the rows
     print(f"wrote {ROWS} ({len(rows)} rows)")
 
 

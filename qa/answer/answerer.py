@@ -122,7 +122,7 @@ class Answerer:
     def read(self, found: SearchResult, follow_up: str | None = None) -> list[Reading] | None:
         """The reader's reading of the best `read_passages` passages found (None without a reader). A follow-up is
         read as the user asked it: the previous question's words, which widened its search, only mislead it
-        ("two hours Monday" for "How long did it last? Where did Obama meet Putin in 2013?")."""
+        ("two hours Monday" for "Where did Obama meet Putin in 2013? How long did it last?")."""
         if self.reader is None or not found.passages:
             return None
         question = follow_up or found.question

@@ -27,7 +27,9 @@ class Conversation:
     def ask(self, question: str, k: int | None = None, as_of: dt.date | None = None) -> Answer:
         if self.history and is_follow_up(question):
             prev_query, prev = self.history[-1]
-            query = f"{question} {prev_query}"
+            # the turn before as context, the follow-up last: a question's last sentence is what it asks
+            # (qa.search.query.Query.asks), so "How long did it last?" asks for a duration, not the place asked before
+            query = f"{prev_query} {question}"
             cited = {c.article for c in prev.citations} or None
             kind = follow_up_kind(question, prev)
             answer = self.answerer.ask(

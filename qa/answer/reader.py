@@ -2,7 +2,8 @@
 
 No reader model ships offline (docs/models.md), so qa makes one from the model it already has: the packaged
 all-MiniLM-L6-v2 with rank-16 updates of its linear maps and a start/end head, trained by `python -m train.reader`
-on squad-dev16 with the passages qa's own retriever returns (qa/data/reader.npz, 1.2 MB). It reads each passage
+on squad-dev16, then further on squad-dev16 and realtimeqa-dev, with the passages qa's own retriever returns
+(qa/data/reader.npz, 1.2 MB). It reads each passage
 with the question ([CLS] question [SEP] passage [SEP], at most MAX_LEN tokens) and scores every span by its
 start and end logits; scores compare across the passages of one question (it was trained with the loss
 normalised over all of them), and each passage's [CLS] scores "none of these".
