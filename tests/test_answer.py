@@ -94,7 +94,7 @@ def test_a_follow_up_is_searched_with_the_turn_before_as_context_and_asks_in_its
     chat.ask("Where did Obama meet Putin in 2013?")
     chat.ask("How long did it last?")
     query = chat.history[-1][0]
-    assert "Where did Obama meet Putin in 2013?" in query and "Obama" in query  # the turn before widens the search
+    assert "Where did Obama meet Putin in 2013?" in query  # the turn before widens the search
     assert question_part(query) == "How long did it last?"  # what it asks: a duration, not the place asked before
 
 

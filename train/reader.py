@@ -14,8 +14,8 @@ and writes, per question, one example with those K passages (the passage holding
 the K-th when retrieval missed it) and one example of K passages holding no gold answer string at all (the same
 question's next-best passages): the answer is then "none of these", pointed at by the passages' [CLS] tokens, as
 SQuAD 2.0 readers learn it. The shipped reader is the squad-dev16 reader (commit 6539ef7's qa/data/reader.npz, 6
-epochs on squad-dev16 alone) trained further on both sets on 2 cores, one epoch of 300 examples of each (34
-minutes; the fold readers of its held-out figures the same way, 15 minutes each):
+epochs on squad-dev16 alone) trained further on both sets on 2 cores, one epoch of 300 examples of each (19
+minutes; the fold readers of its held-out figures the same way, 15 and 12 minutes):
 
     git show 6539ef7:qa/data/reader.npz > bench/results/reader_squad.npz
     python -m train.reader train --fold 0|1 --init bench/results/reader_squad.npz --per-set 300 --epochs 1 \
