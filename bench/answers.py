@@ -15,10 +15,10 @@ shipped weights were fitted on these very questions, so:
 --span-cv    its fallback short answer comes from the span model fitted on the other half of both sets
              (`python -m train.span --save`);
 --reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
-             on news only for readers prepared on both sets: the shipped reader never saw news).
+             with --reader-int8, quantised as the shipped one would be).
 --backend B  the embedder's backend for the questions and sentences (the index's vectors stay as they were built).
 --reader-int8      the reader quantised to int8 (QA_READER_INT8=1).
---read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default, 3).
+--read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default, 5).
 --half F     only the questions of half F (a fold reader's held-out half: `train.reader train --fold F`);
 --reader P   every question read by the reader P (a `train.reader train --out P`), not the shipped one.
 Writes bench/results/answers_<set>.json.
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     spans_of = fold_span_weights() if args.span_cv else {}
     readers: dict[Any, Any] = {}
     if args.reader_cv:  # by its half: squad-dev16's by article, a news question's by its week
-        readers = half_readers()
+        readers = half_readers(int8=args.reader_int8)
     if args.reader:
         from qa.answer.reader import Reader
 

@@ -82,10 +82,11 @@ def write_npz_model(path: Path, arrays: dict[str, np.ndarray], stamp: dict[str, 
     return path
 
 
-def half_readers(results: Path = RESULTS) -> dict[int, Any]:
+def half_readers(results: Path = RESULTS, int8: bool = False) -> dict[int, Any]:
     """Half (0 or 1) -> the reader trained on the other half of both sets (`python -m train.reader train --fold K`
     writes one holding half K out; bench/results/reader_fold*.npz). Both halves' readers are found before either is
-    loaded (a first load exports it to ONNX): a missing one is a one-line error naming the run that makes it."""
+    loaded (a first load exports it to ONNX): a missing one is a one-line error naming the run that makes it.
+    `int8`: quantised, as QA_READER_INT8 runs the shipped one."""
     from qa.answer.reader import Reader
 
     paths: dict[int, Path] = {}
@@ -98,7 +99,7 @@ def half_readers(results: Path = RESULTS) -> dict[int, Any]:
     if missing:
         runs = " and ".join(f"`python -m train.reader train --fold {h}`" for h in missing)
         raise SystemExit(f"error: no fold reader holding half {' or '.join(map(str, missing))} out: run {runs} first")
-    return {half: Reader(path) for half, path in paths.items()}
+    return {half: Reader(path, int8=int8) for half, path in paths.items()}
 
 
 def fold_span_weights() -> dict[str, np.ndarray]:

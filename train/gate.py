@@ -1,7 +1,7 @@
 """Fit the refusal gate (qa.answer.gate.Gate) on squad-dev16 and realtimeqa-dev, with labelled unanswerable questions.
 
     python -m train.gate dump [--sets ...] [--limit 1500] [--near-limit N] [--drop 0.3] [--seed 7]
-                              [--no-reader] [--reader-cv]
+                              [--no-reader] [--reader-cv] [--read-passages 3] [--reader-int8]
     python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--gate-alone] [--save]
     python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
@@ -22,7 +22,8 @@ away     realtimeqa-dev, as on squad-dev16: the news index without the question'
 
 `dump` records each question's gate signals (qa.answer.gate.gate_signals) in bench/results/gate_rows.pkl (and its
 arguments beside it, for the stamp); --near-limit N asks only N squad-dev16 questions (seed 7) in near, which with
---limit 600 halves the dump's time (the shipped gate: `dump --reader-cv --limit 600 --near-limit 1200`); with
+--limit 600 halves the dump's time (the shipped gate: `dump --reader-cv --limit 600 --near-limit 1200`, then `fit
+--refused 0.04 --save`); --read-passages and --reader-int8 read as QA_READ_PASSAGES and QA_READER_INT8 do; with
 --reader-cv each question is read by the fold reader trained on the other half of both sets (`python -m
 train.reader train --fold 0|1`), so that its reader signals are those of a reader that never saw its half. `fit`
 fits a logistic regression (each set weighing the same) on one half of each set (squad-dev16 by article,
@@ -56,6 +57,7 @@ import numpy as np
 
 from qa import learned
 from qa.answer.gate import GATE_SIGNALS, READER_SIGNALS, shipped_gate
+from qa.config import DEFAULT_READ_PASSAGES
 from qa.eval.metrics import contains_answer
 from qa.ingest.chunk import sentence_spans
 from qa.pipeline import QA
@@ -100,6 +102,11 @@ def row(
             "x": [got[n] for n in EVERY], "vetoed": qa.answerer.vetoed(found, got)}  # fmt: skip
 
 
+def reading(args: argparse.Namespace) -> dict[str, Any]:
+    """The answerer's reader settings for a dump: on or off, the passages it reads, int8 or not."""
+    return {"reader": not args.no_reader, "read_passages": args.read_passages, "reader_int8": args.reader_int8}
+
+
 # ---- squad-dev16 --------------------------------------------------------------------------------------------------
 
 
@@ -114,14 +121,14 @@ def squad_rows(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
         folder.mkdir()
         for name in inside:
             shutil.copy(squad / "articles" / name, folder / name)
-        qa = open_qa(folder, tmp / f"index-away-{half}", reader=not args.no_reader)
+        qa = open_qa(folder, tmp / f"index-away-{half}", **reading(args))
         for q in sample:
             answerable = q["source_articles"][0] in inside
             # the fold is the article's, or (unanswerable) the half the question was asked of
             rows.append(row("squad-dev16", "away", {**q, "fold": q["fold"] if answerable else half}, answerable, qa))
         print(f"squad-dev16 away: half {half} done", flush=True)
     near_qs = random.Random(7).sample(qs, args.near_limit) if 0 < args.near_limit < len(qs) else qs
-    qa, labels = near_set(tmp, args.drop, args.seed, near_qs, reader=not args.no_reader)
+    qa, labels = near_set(tmp, args.drop, args.seed, near_qs, **reading(args))
     rows += [row("squad-dev16", "near", q, answerable, qa) for q, answerable in labels]
     print("squad-dev16 near done", flush=True)
     return rows
@@ -186,7 +193,7 @@ def news_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     holds its answer (unanswerable: the answer is nowhere in what is searched). Without its sources only, a quiz
     question stays answerable: its short answer ("China", "4") is in some other page for 842 of the 892 questions
     (48 pages at the median), and pages of the same story are not all listed as sources."""
-    qa = open_set("realtimeqa-dev", reader=not args.no_reader)
+    qa = open_set("realtimeqa-dev", **reading(args))
     restrict = news_restrictions(qa)
     rows = []
     for n, q in enumerate(set_questions("realtimeqa-dev")):
@@ -323,6 +330,8 @@ def main() -> None:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--no-reader", action="store_true", help="answer without the reader")
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
+    d.add_argument("--read-passages", type=int, default=DEFAULT_READ_PASSAGES, help="passages the reader reads")
+    d.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
     f = sub.add_parser("fit")
     f.add_argument("--names", default=",".join(GATE_SIGNALS), help="the signals to fit on (comma-separated)")
     f.add_argument("--refused", type=float, default=0.05, help="answerable questions `qa ask` may refuse")
@@ -335,7 +344,7 @@ def main() -> None:
         return
     chosen = args.sets.split(",")
     if args.reader_cv:
-        HALF_READERS.update(half_readers())
+        HALF_READERS.update(half_readers(int8=args.reader_int8))
     kept = pickle.loads(ROWS.read_bytes()) if ROWS.exists() else []
     rows: list[dict[str, Any]] = [r for r in kept if r["set"] not in chosen]  # the other sets' rows stay
     with tempfile.TemporaryDirectory() as tmp:
