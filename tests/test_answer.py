@@ -269,7 +269,7 @@ def test_a_name_near_to_but_not_in_the_article_is_still_missing(answerer: Answer
 
 @pytest.mark.xfail(
     strict=True,
-    reason="answered since the gate is fitted on news too (issue 19): its bias is set by news, where <= 5% of "
+    reason="answered since the gate is fitted on news too (issue 19): its bias is set by news, where <= 4% of "
     "answerable questions may be refused, and the reader's confidence elsewhere in the passages outweighs support; "
     "strict: passing fails, drop this marker",
 )
