@@ -18,7 +18,7 @@ shipped weights were fitted on these very questions, so:
              with --reader-int8, quantised as the shipped one would be).
 --backend B  the embedder's backend for the questions and sentences (the index's vectors stay as they were built).
 --reader-int8      the reader quantised to int8 (QA_READER_INT8=1).
---read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default, 5).
+--read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default).
 --half F     only the questions of half F (a fold reader's held-out half: `train.reader train --fold F`);
 --reader P   every question read by the reader P (a `train.reader train --out P`), not the shipped one.
 Writes bench/results/answers_<set>.json.

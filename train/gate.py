@@ -1,7 +1,7 @@
 """Fit the refusal gate (qa.answer.gate.Gate) on squad-dev16 and realtimeqa-dev, with labelled unanswerable questions.
 
     python -m train.gate dump [--sets ...] [--limit 1500] [--near-limit N] [--drop 0.3] [--seed 7]
-                              [--no-reader] [--reader-cv] [--read-passages 3] [--reader-int8]
+                              [--no-reader] [--reader-cv] [--read-passages N] [--reader-int8]
     python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--gate-alone] [--save]
     python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
