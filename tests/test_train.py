@@ -39,16 +39,34 @@ def test_a_news_passage_holds_the_gold_answers_inside_it_and_only_its_own_articl
 def test_an_epoch_draws_at_most_per_set_examples_of_each_set_and_a_new_draw_each_epoch() -> None:
     import numpy as np
 
-    from train.reader import epoch_examples
+    from train.reader import epoch_examples, set_caps
 
     of_set = np.array([0] * 90 + [1] * 10, dtype=np.int8)
     examples = np.arange(100)
-    assert sorted(epoch_examples(examples, of_set, 0, 0)) == list(range(100))  # every one, shuffled
-    first, second = epoch_examples(examples, of_set, 10, 0), epoch_examples(examples, of_set, 10, 1)
+    names = ["squad-dev16", "realtimeqa-dev"]
+    assert sorted(epoch_examples(examples, of_set, set_caps("", names), 0)) == list(range(100))  # every one, shuffled
+    first, second = (epoch_examples(examples, of_set, set_caps("10", names), epoch) for epoch in (0, 1))
     for drawn in (first, second):
         assert len(drawn) == 20 and len(set(drawn.tolist())) == 20
         assert (of_set[drawn] == 0).sum() == 10 and set(drawn[of_set[drawn] == 1].tolist()) == set(range(90, 100))
     assert set(first.tolist()) != set(second.tolist())
+    # a cap for one set by name, the others' from N: the first set's draw is the one N alone makes
+    capped = epoch_examples(examples, of_set, set_caps("10,realtimeqa-dev=4", names), 0)
+    assert (of_set[capped] == 1).sum() == 4 and set(capped[of_set[capped] == 0].tolist()) == set(
+        first[of_set[first] == 0].tolist()
+    )
+
+
+def test_a_per_set_cap_naming_no_set_of_the_data_is_refused_with_the_sets_it_has() -> None:
+    import pytest
+
+    from train.reader import set_caps
+
+    assert set_caps("300,realtimeqa-dev=600", ["squad-dev16", "realtimeqa-dev"]) == {0: 300, 1: 600}
+    with pytest.raises(SystemExit, match=r"no set 'news'.*squad-dev16, realtimeqa-dev"):
+        set_caps("300,news=600", ["squad-dev16", "realtimeqa-dev"])
+    with pytest.raises(SystemExit, match="not a count"):
+        set_caps("lots", ["squad-dev16"])
 
 
 def test_a_reader_trained_further_starts_from_the_shipped_weights_and_names_a_wrong_rank() -> None:
@@ -117,7 +135,7 @@ def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_k
     out = Path(str(tmp_path)) / "reader.npz"
     args = argparse.Namespace(
         data=data, fold=1, device="cpu", limit=0, model=model_path(DEFAULT_MODEL), rank=16, lr=1e-4, batch=2,
-        epochs=1, init=str(ROOT / "qa/data/reader.npz"), per_set=1, held_sets="realtimeqa-dev", out=str(out),
+        epochs=1, init=str(ROOT / "qa/data/reader.npz"), per_set="1", held_sets="realtimeqa-dev", out=str(out),
     )  # fmt: skip
     train(args)
     with np.load(out) as z:
@@ -127,7 +145,7 @@ def test_training_further_on_one_half_reports_only_the_asked_sets_held_out_and_k
         assert stamp["init_stamp"] == json.loads(str(z["stamp"]))  # what made the reader it started from
     assert {"n0.html", "n1.html"} <= set(info["trained_on"]) and shipped <= set(info["trained_on"])
     assert "n3.html" not in info["trained_on"] and "s2.txt" not in info["trained_on"]  # held out, never trained
-    assert info["init"].endswith("reader.npz") and info["per_set"] == 1 and info["held_fold"] == 1
+    assert info["init"].endswith("reader.npz") and info["per_set"] == "1" and info["held_fold"] == 1
     assert set(stamp["held_out"]) == {"realtimeqa-dev_span_hit", "realtimeqa-dev_none_auc", "realtimeqa-dev_near_auc"}
 
 

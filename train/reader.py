@@ -6,6 +6,7 @@
     [--device cuda] [--epochs 3] [--rank 16] [--lr 1e-3]
     [--init qa/data/reader.npz]   # train further from a trained reader (its articles count as trained on)
     [--per-set N]                 # at most N examples of each set an epoch, a new draw each epoch
+    [--per-set 300,realtimeqa-dev=600]   # ... or N of each set but the ones named
     [--held-sets realtimeqa-dev]  # held-out figures of these sets only; --epochs 0: of --init as it is
 
 The reader reads the passages qa's retriever returns for a question, as `qa ask` does, so it is trained on them:
@@ -104,7 +105,8 @@ def train(args: argparse.Namespace) -> None:
     print(f"{len(train_ex)} examples to train, {len(test_ex)} held out; "
           f"{sum(p.numel() for p in params):,} parameters trained on {device}", flush=True)  # fmt: skip
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    per_epoch = len(epoch_examples(train_ex, of_set, args.per_set, 0))
+    caps = set_caps(args.per_set, names)
+    per_epoch = len(epoch_examples(train_ex, of_set, caps, 0))
     steps = args.epochs * ((per_epoch + args.batch - 1) // args.batch)
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min((i + 1) / warm, max(0.0, (steps - i) / max(1, steps))))
@@ -112,7 +114,7 @@ def train(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     for epoch in range(args.epochs):
         model.train()
-        order = epoch_examples(train_ex, of_set, args.per_set, epoch)
+        order = epoch_examples(train_ex, of_set, caps, epoch)
         total = 0.0
         for b in range(0, len(order), args.batch):
             rows = torch.from_numpy(order[b : b + args.batch])
@@ -145,12 +147,32 @@ def held_out(
     return out
 
 
-def epoch_examples(examples: np.ndarray, of_set: np.ndarray, per_set: int, epoch: int) -> np.ndarray:
-    """An epoch's examples in a random order: every one, or with `per_set`, at most that many of each set (a
+def set_caps(spec: str, names: list[str]) -> dict[int, int]:
+    """--per-set: "N" (at most N examples of each set an epoch), "N,name=M,..." (M of the sets named, N of the
+    others), or "" / "0" (every example): each set's index in the data -> its cap (0: no cap)."""
+    default, caps = 0, {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, eq, value = part.rpartition("=")
+        if not value.isdigit():
+            raise SystemExit(f"--per-set {spec!r}: {part!r} is not a count (N or name=N)")
+        if not eq:
+            default = int(value)
+        elif name in names:
+            caps[names.index(name)] = int(value)
+        else:
+            raise SystemExit(f"--per-set {spec!r}: no set {name!r} in the data (its sets: {', '.join(names)})")
+    return {s: caps.get(s, default) for s in range(len(names))}
+
+
+def epoch_examples(examples: np.ndarray, of_set: np.ndarray, caps: dict[int, int], epoch: int) -> np.ndarray:
+    """An epoch's examples in a random order: every one, or at most `caps[s]` of each set s that has a cap (a
     different draw each epoch), so that a small set weighs as much as a large one."""
     rng = np.random.default_rng(epoch)
-    if per_set:
-        drawn = [rng.permutation(examples[of_set[examples] == s])[:per_set] for s in np.unique(of_set[examples])]
+    if any(caps.values()):
+        drawn = [
+            rng.permutation(examples[of_set[examples] == s])[: caps.get(int(s)) or None]
+            for s in np.unique(of_set[examples])
+        ]
         examples = np.concatenate(drawn)
     return rng.permutation(examples)
 
@@ -313,7 +335,7 @@ def save(
         "held_fold": args.fold,  # the half it never saw (-1: none, the shipped reader)
         "history": history,
         "init": args.init or None,
-        "per_set": args.per_set or None,
+        "per_set": args.per_set if args.per_set not in ("", "0") else None,
     }
     out = Path(args.out) if args.out else (
         ROOT / "qa/data/reader.npz" if args.fold < 0 else RESULTS / f"reader_fold{args.fold}.npz"
@@ -376,7 +398,7 @@ def main() -> None:
     t.add_argument(
         "--held-sets", default="", help="comma-separated: held-out figures of these sets only (none: no figures)"
     )
-    t.add_argument("--per-set", type=int, default=0, help="at most N examples of each set an epoch")
+    t.add_argument("--per-set", default="", help="at most N examples of each set an epoch (N or N,name=M,...)")
     t.add_argument("--limit", type=int, default=0, help="train on N examples and hold out N (a smoke run)")
     args = ap.parse_args()
     if args.cmd == "prepare":
