@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     more_settings: dict[str, Any] = {"read_passages": args.read_passages} if args.read_passages else {}
     if args.reader_int8:
         more_settings["reader_int8"] = True
+    if args.read_sure is not None:
+        more_settings["read_sure"] = args.read_sure
     if args.backend:
         more_settings["backend"] = args.backend
     qa = open_set(args.set, reader=not args.no_reader, **more_settings)
@@ -128,6 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "backend": answerer.settings.backend,
         "half": args.half,
         "read_passages": answerer.settings.read_passages,
+        "read_sure": answerer.settings.read_sure,
         **{k: summary[k] for k in ("n", "retrieval", "answer", "citation", "latency_ms")},
         "answerable_refused": more["answerable_refused"],
         "latency_by_stage_ms": more["latency_by_stage_ms"],
@@ -148,6 +151,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=BACKENDS, help="the embedder's backend for questions and sentences")
     ap.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
+    ap.add_argument("--read-sure", type=float, help="QA_READ_SURE: the best passage alone when this sure (0: never)")
     ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")
     ap.add_argument("--reader", type=Path, help="read by this reader instead of the shipped one")
     ap.add_argument("--out", type=Path)

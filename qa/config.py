@@ -43,6 +43,12 @@ DEFAULT_K = 5  # passages an answer reads
 # readers (2 cores): 2 passages: sentence accuracy 0.747, F1 0.520, 55 ms; 3: 0.747, 0.525, 74 ms; 4: 0.743,
 # 0.518, 92 ms; 5: 0.735, 0.512, 108 ms.
 DEFAULT_READ_PASSAGES = 3
+# The reader reads the best passage first, and the others only when its best span there does not beat that
+# passage's "none of these" score by this margin (0: always all of them at once). Chosen end to end on both sets,
+# cross-validated (docs/performance.md; `python -m bench.read_sure` for the margins' shares): at 5, squad-dev16's
+# answers are as right as with all 3 read and its ask p50 185 -> 143 ms; news reads one passage for 0.13 of its
+# questions and loses nothing either; at 3, news lost 0.009 of F1.
+DEFAULT_READ_SURE = 5.0
 
 
 def default_uploads_dir() -> Path:
@@ -78,6 +84,7 @@ class Settings:
     # answers by the span model (faster, less exact: docs/measurements.md).
     k: int = DEFAULT_K
     read_passages: int = DEFAULT_READ_PASSAGES
+    read_sure: float = DEFAULT_READ_SURE  # the best passage alone suffices when the reader is this sure (0: never)
     reader: bool = True
     reader_int8: bool = False  # the reader's weights quantised to int8: faster, a little less exact
     # The day questions are asked (YYYY-MM-DD): "this week", "recently", "on Monday" are read against it. Empty:
@@ -118,6 +125,10 @@ class Settings:
                 raise SettingsError(
                     f"{name} must be greater than 0, got {getattr(self, name)}: set QA_{name.upper()}{flag}"
                 )
+        if not self.read_sure >= 0:  # NaN too
+            raise SettingsError(
+                f"read_sure must be 0 or more (0: always read every passage), got {self.read_sure}: set QA_READ_SURE"
+            )
         if not self.model.strip():
             raise SettingsError("model must not be empty: set QA_MODEL or leave it unset for the default")
         if self.as_of:

@@ -133,3 +133,38 @@ def test_int8_reader_is_exported_apart_and_reads_the_answers_the_float_reader_re
     assert answerer.reader is int8
     answer = answerer.ask("How long did the meeting in Mexico last?")
     assert answer.short in {"two hours", "lasted two hours"} and answer.short in answer.citations[0].quote
+
+
+def test_the_reader_reads_the_best_passage_alone_only_when_it_is_sure_of_it_there(
+    index_settings: Settings, embedder: Embedder
+) -> None:
+    index = Index.load(index_settings.index)
+    question = "Who is the U.S. ambassador to Russia?"
+
+    def answerer(sure: float) -> Answerer:
+        return Answerer(Retriever(index, embedder, index_settings.with_(read_sure=sure)))
+
+    found = answerer(0.0).retriever.search(question)
+    every = answerer(0.0).read(found)  # 0: every passage, in one batch
+    assert every is not None and len(every) == index_settings.read_passages == 3
+    margin = every[0].span()[0] - every[0].none
+    assert margin > 3.0  # the reader is sure of the best passage here
+    alone = answerer(margin - 0.5).read(found)
+    assert alone is not None and len(alone) == 1
+    # read alone, the best passage scores as it does among the others (no passage sees another)
+    assert np.allclose(alone[0].start, every[0].start, atol=1e-3) and np.allclose(alone[0].end, every[0].end, atol=1e-3)
+    unsure = answerer(margin + 0.5).read(found)
+    assert unsure is not None and len(unsure) == 3
+    for a, b in zip(unsure, every, strict=True):
+        assert np.allclose(a.start, b.start, atol=1e-3) and a.span()[1:] == b.span()[1:]
+    assert answerer(margin - 0.5).ask(question).short == answerer(0.0).ask(question).short
+
+
+def test_a_negative_read_sure_is_refused_naming_the_setting() -> None:
+    from qa.errors import SettingsError
+
+    with pytest.raises(SettingsError, match=r"read_sure must be 0 or more.*QA_READ_SURE"):
+        Settings.from_env({"QA_READ_SURE": "-1"})
+    with pytest.raises(SettingsError, match="QA_READ_SURE must be a number"):
+        Settings.from_env({"QA_READ_SURE": "sure"})
+    assert Settings.from_env({"QA_READ_SURE": "0"}).read_sure == 0.0

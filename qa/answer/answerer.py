@@ -120,13 +120,23 @@ class Answerer:
         return replace(answer, timings_ms=timings, passages=tuple(found.passages), kind=kind)
 
     def read(self, found: SearchResult, follow_up: str | None = None) -> list[Reading] | None:
-        """The reader's reading of the best `read_passages` passages found (None without a reader). A follow-up is
-        read as the user asked it: the previous question's words, which widened its search, only mislead it
-        ("two hours Monday" for "Where did Obama meet Putin in 2013? How long did it last?")."""
+        """The reader's reading of the best `read_passages` passages found, or of the best alone where the reader is
+        sure of it (`read_sure`); None without a reader. A follow-up is read as the user asked it: the previous
+        question's words, which widened its search, only mislead it ("two hours Monday" for "Where did Obama meet
+        Putin in 2013? How long did it last?")."""
         if self.reader is None or not found.passages:
             return None
         question = follow_up or found.question
-        return self.reader.read(question, [p.chunk.text for p in found.passages[: self.settings.read_passages]])
+        texts = [p.chunk.text for p in found.passages[: self.settings.read_passages]]
+        sure = self.settings.read_sure
+        if not sure or len(texts) < 2:
+            return self.reader.read(question, texts)
+        # The best passage first: when the reader's best span there beats its "none of these" by `read_sure`, the
+        # others would hardly change the answer (docs/performance.md) and are not read.
+        first = self.reader.read(question, texts[:1])
+        if first[0].span()[0] - first[0].none >= sure:
+            return first
+        return first + self.reader.read(question, texts[1:])
 
     def score_sentences(
         self, found: SearchResult, readings: list[Reading] | None = None
