@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         questions = [q for q in questions if fold_of[q.id] == args.half]
     if args.limit:
         questions = random.Random(7).sample(questions, args.limit)
-    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    canonical = qa.index.manifest.aliases()
     texts = {aid: a.text for aid, a in qa.index.articles.items()}
     dates = {aid: parse_date(a.date) for aid, a in qa.index.articles.items()}
     folds = fold_weights(not args.no_reader) if args.cv else {}
@@ -150,7 +150,7 @@ def main() -> None:
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     ap.add_argument("--backend", choices=BACKENDS, help="the embedder's backend for questions and sentences")
     ap.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
-    ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
+    ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: QA_READ_PASSAGES's)")
     ap.add_argument("--read-sure", type=float, help="QA_READ_SURE: the best passage alone when this sure (0: never)")
     ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")
     ap.add_argument("--reader", type=Path, help="read by this reader instead of the shipped one")

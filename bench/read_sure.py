@@ -44,7 +44,7 @@ def rows(name: str, limit: int | None, readers: dict[int, Any]) -> list[dict[str
     """Per question: the best passage's margin, and whether the sentence chosen from all 3 / the first is right."""
     qa = open_set(name, read_sure=0.0)
     answerer = qa.answerer
-    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    canonical = qa.index.manifest.aliases()
     out = []
     for q in questions(name, limit):
         answerer.reader = readers[q["fold"]]
@@ -56,7 +56,7 @@ def rows(name: str, limit: int | None, readers: dict[int, Any]) -> list[dict[str
         sources = {canonical.get(a, a) for a in q["source_articles"]}
         out.append(
             {
-                "margin": float(readings[0].span()[0] - readings[0].none),
+                "margin": float(readings[0].margin),
                 "all": right(answerer, found, readings, sources, q["answers"]),
                 "first": right(answerer, found, readings[:1], sources, q["answers"]),
             }

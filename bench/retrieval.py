@@ -81,7 +81,7 @@ def main() -> None:
     results: dict[str, Any] = {"set": name, "questions": len(questions)}
     with opened(args) as qa:
         # the eval's sources are named as the index names them (a page fetched twice is one article)
-        canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+        canonical = qa.index.manifest.aliases()
         questions = [
             replace(q, source_articles=tuple(canonical.get(a, a) for a in q.source_articles)) for q in questions
         ]

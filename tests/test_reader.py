@@ -147,7 +147,8 @@ def test_the_reader_reads_the_best_passage_alone_only_when_it_is_sure_of_it_ther
     found = answerer(0.0).retriever.search(question)
     every = answerer(0.0).read(found)  # 0: every passage, in one batch
     assert every is not None and len(every) == index_settings.read_passages == 3
-    margin = every[0].span()[0] - every[0].none
+    margin = every[0].margin
+    assert margin == every[0].span()[0] - every[0].none
     assert margin > 3.0  # the reader is sure of the best passage here
     alone = answerer(margin - 0.5).read(found)
     assert alone is not None and len(alone) == 1

@@ -214,7 +214,7 @@ def news_restrictions(qa: QA) -> Callable[[dict[str, Any]], tuple[np.ndarray, np
     """For a realtimeqa-dev question: the rows of `qa`'s news index without every passage that holds its answer
     (deleted), and those without its source pages (away)."""
     padded = [f" {normalize(c.text)} " for c in qa.index.chunks]
-    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    canonical = qa.index.manifest.aliases()
     article = np.array([c.article for c in qa.index.chunks])
 
     def restrict(q: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,7 @@ def prepare(out: Path, near_misses: bool = False, sets: tuple[str, ...] = (), li
     for set_no, name in enumerate(chosen):
         qa = open_set(name)
         index, retriever = qa.index, qa.retriever
-        canonical = {alias: aid for aid, e in index.manifest.articles.items() for alias in e.also}
+        canonical = index.manifest.aliases()
         by_article: dict[str, list[Any]] = {}
         for c in index.chunks:
             by_article.setdefault(c.article, []).append(c)

@@ -60,7 +60,7 @@ def dump_path(name: str, reader: bool) -> Any:
 def dump(name: str, args: argparse.Namespace) -> None:
     qa = open_set(name, reader=not args.no_reader)
     answerer = qa.answerer
-    canonical = {alias: aid for aid, e in qa.index.manifest.articles.items() for alias in e.also}
+    canonical = qa.index.manifest.aliases()
     readers = half_readers() if args.reader_cv else {}
     rows = []
     for n, q in enumerate(set_questions(name)[: args.limit]):

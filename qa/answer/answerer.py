@@ -134,7 +134,7 @@ class Answerer:
         # The best passage first: when the reader's best span there beats its "none of these" by `read_sure`, the
         # others would hardly change the answer (docs/performance.md) and are not read.
         first = self.reader.read(question, texts[:1])
-        if first[0].span()[0] - first[0].none >= sure:
+        if first[0].margin >= sure:
             return first
         return first + self.reader.read(question, texts[1:])
 

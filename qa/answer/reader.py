@@ -83,6 +83,11 @@ class Reading:
     offsets: np.ndarray  # (tokens, 2) character offsets in the passage
     none: float  # the [CLS] token's start + end logits: "the answer is not here"
 
+    @property
+    def margin(self) -> float:
+        """How sure the reader is that the passage holds the answer: its best span's score over "none"."""
+        return self.span()[0] - self.none
+
     def span(self, lo: int = 0, hi: int | None = None) -> tuple[float, int, int]:
         """The best span inside the passage's characters [lo, hi): (score, start, end in the passage)."""
         if not len(self.offsets):

@@ -291,7 +291,7 @@ def run_eval(
     qa = QA.open(settings)
     texts = {aid: a.text for aid, a in qa.index.articles.items()}
     # A source article saved twice is indexed once, under one of its ids: its passages count as the source's.
-    canonical = {alias: aid for aid, entry in qa.index.manifest.articles.items() for alias in entry.also}
+    canonical = qa.index.manifest.aliases()
     if build_from is None:
         check_questions(questions, {**texts, **{a: texts[aid] for a, aid in canonical.items()}}, questions_path)
     llm = qa.llm_answerer() if settings.answerer == "llm" else None  # the LLM's answers, checked (qa/llm)

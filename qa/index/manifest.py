@@ -92,6 +92,10 @@ class Manifest:
     def counts(self) -> dict[str, int]:
         return {"articles": len(self.articles), "chunks": self.chunks, "files": len(self.files)}
 
+    def aliases(self) -> dict[str, str]:
+        """Each article id indexed under another (a file with the same text as it) -> the id it is indexed as."""
+        return {alias: aid for aid, e in self.articles.items() for alias in e.also}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
