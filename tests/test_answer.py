@@ -250,6 +250,48 @@ def test_news_spellings_of_a_name_hold_it(news_qa: QA, question: str, missing: l
     assert news_qa.answerer.missing_names(news_qa.retriever.search(question, 5)) == missing
 
 
+QUIZ_PAGE = """\
+News quiz of the week
+
+1. Which social media platform expanded its link-sharing feature this week?
+
+2. Which country hosted this year's climate summit?
+
+3. How many astronauts will fly around the moon next year?
+"""
+
+THREADS = """\
+Threads widens link sharing
+
+Meta's Threads expanded its link-sharing feature on Tuesday, letting creators add up to five links to their profiles.
+
+"Is this the end of the link in bio?" one creator asked.
+"""
+
+
+def test_a_sentence_that_asks_a_question_is_never_the_answer(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> None:
+    """A quiz page asking the very question, and a quoted question, lose to the sentence that states the answer."""
+    root = tmp_path_factory.mktemp("quiz-page")
+    (root / "articles").mkdir()
+    (root / "articles" / "quiz.md").write_text(QUIZ_PAGE)
+    (root / "articles" / "threads.md").write_text(THREADS)
+    settings = Settings(index=root / "index", articles=root / "articles", uploads=root / "uploads")
+    build(settings, embedder=embedder)
+    answer = QA.open(settings, embedder=embedder).answerer.ask(
+        "Which social media platform expanded its link-sharing feature?"
+    )
+    assert not answer.refused
+    assert answer.citations[0].quote.startswith("Meta's Threads expanded its link-sharing feature")
+    assert not any(c.quote.endswith("?") for c in answer.citations)
+    assert [sentences.asks(s) for s in ("Is it over?", '"Is this the end?"', "It is (is it?) over.")] == [
+        True,
+        True,
+        False,
+    ]
+
+
 def test_a_span_named_in_the_titles_read_counts_them_and_one_repeating_the_question_counts_none() -> None:
     asked = {"chain", "ad", "egg", "surcharg"}  # "Which chain added an egg surcharge?"
     titles = [
@@ -309,7 +351,7 @@ def test_without_the_reader_the_gate_fitted_without_its_signals_judges(seed_qa: 
     assert not answer.refused and "two hours" in answer.citations[0].quote
 
 
-def every_cosine(found_sentences, query, cands, feats, score, holding=None):  # type: ignore[no-untyped-def]
+def every_cosine(found_sentences, query, cands, feats, score, holding=None, other_within=None):  # type: ignore[no-untyped-def]
     """sentences.fill_cosines as if every sentence could decide the answer: all embedded."""
     feats[:, sentences.COSINE] = found_sentences.cosines([c.key for c in cands], query.vector)
 

@@ -30,6 +30,7 @@ from qa.text import normalize, tokenize
 from qa.types import Answer, Citation, Period
 
 REFUSAL_THRESHOLD = 0.0  # the least Gate value an answer needs
+SECOND_WITHIN = 0.97  # another article's best sentence is cited too when it scores this share of the best's
 _SEVERAL = re.compile(r"\b(?:both|each|all|compare|compared|differ|difference|two meetings|either)\b", re.I)
 
 
@@ -158,7 +159,9 @@ class Answerer:
                 scores = np.where(holding, scores, scores - 100.0)
             return scores
 
-        sentences.fill_cosines(self.sentences, found.query, cands, feats, score, holding)
+        # the second citation needs the exact best of another article only where the question asks about several
+        within = None if _SEVERAL.search(found.question) else SECOND_WITHIN
+        sentences.fill_cosines(self.sentences, found.query, cands, feats, score, holding, within)
         return cands, feats, score(feats)
 
     def sentence_features(
@@ -279,7 +282,7 @@ class Answerer:
         i = int(others[0])
         if _SEVERAL.search(question):
             return i if feats[i, 2] >= 0.5 or scores[i] >= 0.5 * scores[best] else None
-        return i if scores[i] >= 0.97 * scores[best] else None
+        return i if scores[i] >= SECOND_WITHIN * scores[best] else None
 
 
 def echoes(short: str, question: str) -> bool:

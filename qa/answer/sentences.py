@@ -95,7 +95,9 @@ class Candidate:
 
 
 def candidates(sentences: Sentences, passages: list[Passage]) -> list[Candidate]:
-    """Every distinct sentence of the passages (of at least _MIN_WORDS words, not the title), in passage order."""
+    """Every distinct sentence of the passages (of at least _MIN_WORDS words, not the title, not a question), in
+    passage order. A question states nothing: a news page often asks the very question asked ("Is TikTok getting
+    banned?", a quiz page's own question), and quoting it back is no answer."""
     articles = sentences.index.articles
     seen: set[tuple[str, int]] = set()
     out = []
@@ -106,11 +108,21 @@ def candidates(sentences: Sentences, passages: list[Passage]) -> list[Candidate]
         for start, end in sentences.spans(p.chunk.article, p.chunk.start, p.chunk.end):
             key = (p.chunk.article, start)
             sentence = text[start:end]
-            if not (key in seen or len(sentence.split()) < _MIN_WORDS or sentence == articles[p.chunk.article].title):
+            if not (
+                key in seen
+                or len(sentence.split()) < _MIN_WORDS
+                or sentence == articles[p.chunk.article].title
+                or asks(sentence)
+            ):
                 seen.add(key)
                 out.append(Candidate(p.chunk.article, start, end, sentence, p.rank, p.score, prev))
             prev = sentence
     return out
+
+
+def asks(sentence: str) -> bool:
+    """The sentence is a question (it ends with a question mark, inside closing quotes or brackets)."""
+    return sentence.rstrip().rstrip("\"'”’»)]").endswith("?")
 
 
 def with_spans(cands: list[Candidate], passages: list[Passage], readings: list[Reading]) -> list[Candidate]:
@@ -201,6 +213,7 @@ def fill_cosines(
     feats: np.ndarray,
     score: Callable[[np.ndarray], np.ndarray],
     holding: np.ndarray | None = None,
+    other_within: float | None = None,
 ) -> None:
     """Fill the cosine column of `feats` (left at 0 by features(cosine=False)) where it can decide what a fact
     answer takes from them, embedding only those sentences: which sentence scores best, of all and of those
@@ -209,7 +222,10 @@ def fill_cosines(
     left out, its cosine set to -1; the best ones and their scores are then those that embedding every sentence
     gives. Embedding a sentence is most of a news answer's time, and most sentences are far from the best.
 
-    `score`: the answer scores of features; where it weighs the cosine negatively, every sentence is embedded."""
+    `score`: the answer scores of features; where it weighs the cosine negatively, every sentence is embedded.
+    `other_within`: another article's best sentence counts only where it scores at least this share of the best
+    sentence's score (the answerer's second citation), so only sentences that could reach that are embedded; of
+    the others, which is best is then left open. None: that best is found whatever its score."""
     vector = query.vector
     if vector is None or not cands:
         return
@@ -249,7 +265,11 @@ def fill_cosines(
     if holding is not None:
         settle(holding)
     if best >= 0:
-        settle(np.array([c.article != cands[best].article for c in cands]))
+        other = np.array([c.article != cands[best].article for c in cands])
+        if other_within is not None:
+            # 1e-3 as above
+            other &= floor + reach >= other_within * float(score(feats)[best]) - 1e-3
+        settle(other)
 
 
 _YEAR = re.compile(r"(?<![\d,.$£€])\b(?:19|20)\d\d\b(?![\d,.]\d)")
