@@ -159,9 +159,7 @@ class Answerer:
                 scores = np.where(holding, scores, scores - 100.0)
             return scores
 
-        # the second citation needs the exact best of another article only where the question asks about several
-        within = None if _SEVERAL.search(found.question) else SECOND_WITHIN
-        sentences.fill_cosines(self.sentences, found.query, cands, feats, score, holding, within)
+        sentences.fill_cosines(self.sentences, found.query, cands, feats, score, holding, second_within(found.question))
         return cands, feats, score(feats)
 
     def sentence_features(
@@ -280,9 +278,16 @@ class Answerer:
         if not others:
             return None
         i = int(others[0])
-        if _SEVERAL.search(question):
+        within = second_within(question)
+        if within is None:
             return i if feats[i, 2] >= 0.5 or scores[i] >= 0.5 * scores[best] else None
-        return i if scores[i] >= SECOND_WITHIN * scores[best] else None
+        return i if scores[i] >= within * scores[best] else None
+
+
+def second_within(question: str) -> float | None:
+    """The share of the best sentence's score another article's best sentence needs to be cited too; None where the
+    question asks about several ("both meetings"): its best is then cited when close in meaning or half as good."""
+    return None if _SEVERAL.search(question) else SECOND_WITHIN
 
 
 def echoes(short: str, question: str) -> bool:
