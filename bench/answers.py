@@ -1,7 +1,7 @@
 """Answers on squad-dev16 or realtimeqa-dev as `qa eval` scores them, every learned part cross-validated.
 
     python -m bench.answers [--set squad-dev16|realtimeqa-dev] [--cv | --gate-cv] [--span-cv] [--reader-cv]
-                            [--no-reader] [--reader-int8] [--backend B] [--limit N] [--half 0|1] [--reader PATH]
+                            [--no-reader] [--[no-]reader-int8] [--backend B] [--limit N] [--half 0|1] [--reader PATH]
 
 Indexes the set's articles (bench/results/work/<set>, kept between runs) and asks every question (warm) as `qa ask`
 does, a news question on the day it was asked; scores each as `qa eval` does (qa.eval.run.score: hit@k over the 10
@@ -15,9 +15,9 @@ shipped weights were fitted on these very questions, so:
 --span-cv    its fallback short answer comes from the span model fitted on the other half of both sets
              (`python -m train.span --save`);
 --reader-cv  it is read by the fold reader that held its half out (`python -m train.reader train --fold 0|1`;
-             with --reader-int8, quantised as the shipped one would be).
+             quantised to int8 as the shipped one is, unless --no-reader-int8).
 --backend B  the embedder's backend for the questions and sentences (the index's vectors stay as they were built).
---reader-int8      the reader quantised to int8 (QA_READER_INT8=1).
+--no-reader-int8   the reader in float (QA_READER_INT8=0); int8 is the default.
 --read-passages N  the reader reads the best N passages (default: QA_READ_PASSAGES's default).
 --half F     only the questions of half F (a fold reader's held-out half: `train.reader train --fold F`);
 --reader P   every question read by the reader P (a `train.reader train --out P`), not the shipped one.
@@ -37,7 +37,7 @@ from bench.common import RESULTS, data_dir
 from qa.answer import spans
 from qa.answer.gate import Gate
 from qa.answer.sentences import SentenceWeights
-from qa.config import BACKENDS
+from qa.config import BACKENDS, DEFAULT_READER_INT8
 from qa.eval.questions import load_questions
 from qa.eval.run import RETRIEVE_K, details, score, summarize
 from qa.search.dates import parse_date
@@ -71,8 +71,7 @@ def _fitted(name: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = data_dir(args.set)
     more_settings: dict[str, Any] = {"read_passages": args.read_passages} if args.read_passages else {}
-    if args.reader_int8:
-        more_settings["reader_int8"] = True
+    more_settings["reader_int8"] = args.reader_int8
     if args.read_sure is not None:
         more_settings["read_sure"] = args.read_sure
     if args.backend:
@@ -149,7 +148,12 @@ def main() -> None:
     ap.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     ap.add_argument("--backend", choices=BACKENDS, help="the embedder's backend for questions and sentences")
-    ap.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
+    ap.add_argument(
+        "--reader-int8",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_READER_INT8,
+        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
+    )
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: QA_READ_PASSAGES's)")
     ap.add_argument("--read-sure", type=float, help="QA_READ_SURE: the best passage alone when this sure (0: never)")
     ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")

@@ -1,6 +1,6 @@
 """The shipped refusal gate's decisions on a sample of the labelled questions, read with the given reading settings.
 
-    python -m bench.gate_sample [--read-passages N] [--reader-int8] [--news 200] [--squad 600] [--seed 7]
+    python -m bench.gate_sample [--read-passages N] [--[no-]reader-int8] [--news 200] [--squad 600] [--seed 7]
 
 No refit: what a reading setting does to refusals, in minutes, before the hours of `python -m train.gate dump`.
 `--news` realtimeqa-dev questions (drawn with --seed), each asked of the whole news index (answerable), of it
@@ -24,6 +24,7 @@ import numpy as np
 
 from bench.common import RESULTS
 from qa.answer.gate import shipped_gate
+from qa.config import DEFAULT_READER_INT8
 from train.common import open_set, set_questions
 from train.gate import DROP, asked, near_set, news_restrictions
 
@@ -73,7 +74,12 @@ def shares(got: dict[str, list[tuple[bool, bool]]]) -> dict[str, dict[str, float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
-    ap.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
+    ap.add_argument(
+        "--reader-int8",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_READER_INT8,
+        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
+    )
     ap.add_argument("--news", type=int, default=200, help="realtimeqa-dev questions (0: none)")
     ap.add_argument("--squad", type=int, default=600, help="squad-dev16 questions (0: none)")
     ap.add_argument("--seed", type=int, default=7)

@@ -39,10 +39,11 @@ DEFAULT_DENSE = "flat"
 ANSWERERS = ("extractive", "llm")
 DEFAULT_ANSWERER = "extractive"
 DEFAULT_K = 5  # passages an answer reads
-# The best passages the reader reads, of those k. Measured on 600 squad-dev16 questions with the cross-validated
-# readers (2 cores): 2 passages: sentence accuracy 0.747, F1 0.520, 55 ms; 3: 0.747, 0.525, 74 ms; 4: 0.743,
-# 0.518, 92 ms; 5: 0.735, 0.512, 108 ms.
-DEFAULT_READ_PASSAGES = 3
+# The best passages the reader reads, of those k, and whether its weights are quantised to int8. All 5, in int8,
+# with the sentence weights and the gate fitted on what it reads so (docs/measurements.md, Reader): news and
+# squad-dev16 answers are better than with 3 read in float, and a news answer about as fast.
+DEFAULT_READ_PASSAGES = 5
+DEFAULT_READER_INT8 = True
 # The reader reads the best passage first, and the others only when its best span there does not beat that
 # passage's "none of these" score by this margin (0: always all of them at once). Chosen end to end on both sets,
 # cross-validated (docs/performance.md; `python -m bench.read_sure` for the margins' shares): at 5, squad-dev16's
@@ -86,7 +87,7 @@ class Settings:
     read_passages: int = DEFAULT_READ_PASSAGES
     read_sure: float = DEFAULT_READ_SURE  # the best passage alone suffices when the reader is this sure (0: never)
     reader: bool = True
-    reader_int8: bool = False  # the reader's weights quantised to int8: faster, a little less exact
+    reader_int8: bool = DEFAULT_READER_INT8  # the reader's weights quantised to int8 (0: float, slower)
     # The day questions are asked (YYYY-MM-DD): "this week", "recently", "on Monday" are read against it. Empty:
     # the day each question is asked.
     as_of: str = ""

@@ -115,7 +115,7 @@ def test_answers_take_the_short_answer_from_the_reader_and_can_go_without_it(
     assert "read" in plain.timings_ms and plain.timings_ms["read"] < 1.0
 
 
-def test_int8_reader_is_exported_apart_and_reads_the_answers_the_float_reader_reads(
+def test_the_int8_reader_is_the_default_exported_apart_and_reads_the_answers_the_float_reader_reads(
     index_settings: Settings, embedder: Embedder
 ) -> None:
     weights = Path(str(shared_reader().weights))
@@ -123,41 +123,50 @@ def test_int8_reader_is_exported_apart_and_reads_the_answers_the_float_reader_re
     assert folder != reader_export(weights, default_cache_dir())  # the float export is kept as it is
     assert (folder / INT8_FILE).exists() and not (folder / "model.onnx").exists()
     int8 = shared_reader(int8=True)
-    assert int8.int8 and int8 is not shared_reader() and int8 is shared_reader(int8=True)
+    assert int8.int8 and int8 is shared_reader() and int8 is not shared_reader(int8=False)
     readings = int8.read("How long did the meeting last?", [OIL, MEXICO])
     (s_oil, _, _), (s_mexico, a, b) = readings[0].span(), readings[1].span()
     assert MEXICO[a:b] in {"two hours", "lasted two hours"} and s_mexico > s_oil
-    # QA_READER_INT8=1: answers are read by it
-    settings = Settings.from_env({"QA_READER_INT8": "1"}, index=index_settings.index, articles=index_settings.articles)
-    answerer = Answerer(Retriever(Index.load(settings.index), embedder, settings))
-    assert answerer.reader is int8
-    answer = answerer.ask("How long did the meeting in Mexico last?")
-    assert answer.short in {"two hours", "lasted two hours"} and answer.short in answer.citations[0].quote
+    # by default answers are read by it; QA_READER_INT8=0 reads them with the float export
+    index = Index.load(index_settings.index)
+    for env, reader in (({}, int8), ({"QA_READER_INT8": "0"}, shared_reader(int8=False))):
+        settings = Settings.from_env(env, index=index_settings.index, articles=index_settings.articles)
+        answerer = Answerer(Retriever(index, embedder, settings))
+        assert answerer.reader is reader
+        answer = answerer.ask("How long did the meeting in Mexico last?")
+        assert answer.short in {"two hours", "lasted two hours"} and answer.short in answer.citations[0].quote
 
 
+@pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
 def test_the_reader_reads_the_best_passage_alone_only_when_it_is_sure_of_it_there(
-    index_settings: Settings, embedder: Embedder
+    index_settings: Settings, embedder: Embedder, int8: bool
 ) -> None:
     index = Index.load(index_settings.index)
     question = "Who is the U.S. ambassador to Russia?"
 
     def answerer(sure: float) -> Answerer:
-        return Answerer(Retriever(index, embedder, index_settings.with_(read_sure=sure)))
+        return Answerer(Retriever(index, embedder, index_settings.with_(read_sure=sure, reader_int8=int8)))
 
     found = answerer(0.0).retriever.search(question)
     every = answerer(0.0).read(found)  # 0: every passage, in one batch
-    assert every is not None and len(every) == index_settings.read_passages == 3
-    margin = every[0].margin
-    assert margin == every[0].span()[0] - every[0].none
+    assert every is not None and len(every) == index_settings.read_passages == 5
+    first = answerer(1e9).read(found)  # never sure: the best passage alone, then the others in one batch
+    assert first is not None and len(first) == 5
+    # No passage sees another: in float each scores as it does in any batch, its best span the same. In int8 the
+    # activations are quantised a batch at a time, so a passage's scores move with the others in its batch (by up
+    # to about 2.5 on the seeds); the sure passage's best span stays.
+    tolerance = 3.0 if int8 else 1e-3
+    for n, (a, b) in enumerate(zip(first, every, strict=True)):
+        assert np.allclose(a.start, b.start, atol=tolerance) and np.allclose(a.end, b.end, atol=tolerance)
+        assert a.span()[1:] == b.span()[1:] or (int8 and n > 0)
+    margin = first[0].margin
+    assert margin == first[0].span()[0] - first[0].none
     assert margin > 3.0  # the reader is sure of the best passage here
     alone = answerer(margin - 0.5).read(found)
-    assert alone is not None and len(alone) == 1
-    # read alone, the best passage scores as it does among the others (no passage sees another)
-    assert np.allclose(alone[0].start, every[0].start, atol=1e-3) and np.allclose(alone[0].end, every[0].end, atol=1e-3)
+    assert alone is not None and len(alone) == 1 and np.array_equal(alone[0].start, first[0].start)
     unsure = answerer(margin + 0.5).read(found)
-    assert unsure is not None and len(unsure) == 3
-    for a, b in zip(unsure, every, strict=True):
-        assert np.allclose(a.start, b.start, atol=1e-3) and a.span()[1:] == b.span()[1:]
+    assert unsure is not None and len(unsure) == 5
+    assert all(np.array_equal(a.start, b.start) for a, b in zip(unsure, first, strict=True))
     assert answerer(margin - 0.5).ask(question).short == answerer(0.0).ask(question).short
 
 

@@ -1,7 +1,7 @@
 """Fit the refusal gate (qa.answer.gate.Gate) on squad-dev16 and realtimeqa-dev, with labelled unanswerable questions.
 
     python -m train.gate dump [--sets ...] [--limit 1500] [--near-limit N] [--drop 0.3] [--seed 7]
-                              [--no-reader] [--reader-cv] [--read-passages N] [--reader-int8]
+                              [--no-reader] [--reader-cv] [--read-passages N] [--[no-]reader-int8]
     python -m train.gate fit [--names support,cosine,passage] [--refused 0.05] [--gate-alone] [--save]
     python -m train.gate fit --plain [--save]     # the gate for answering without the reader (QA_READER=0)
 
@@ -23,9 +23,10 @@ away     realtimeqa-dev, as on squad-dev16: the news index without the question'
 `dump` records each question's gate signals (qa.answer.gate.gate_signals) in bench/results/gate_rows.pkl (and its
 arguments beside it, for the stamp); --near-limit N asks only N squad-dev16 questions (seed 7) in near, which with
 --limit 600 halves the dump's time (the shipped gate: `dump --reader-cv --limit 600 --near-limit 1200`, then `fit
---refused 0.04 --save`); --read-passages and --reader-int8 read as QA_READ_PASSAGES and QA_READER_INT8 do; with
---reader-cv each question is read by the fold reader trained on the other half of both sets (`python -m
-train.reader train --fold 0|1`), so that its reader signals are those of a reader that never saw its half. `fit`
+--refused 0.04 --save`); --read-passages and --[no-]reader-int8 read as QA_READ_PASSAGES and QA_READER_INT8 do
+(their defaults are `qa ask`'s); with --reader-cv each question is read by the fold reader trained on the other half
+of both sets (`python -m train.reader train --fold 0|1`), so that its reader signals are those of a reader that
+never saw its half. `fit`
 fits a logistic regression (each set weighing the same) on one half of each set (squad-dev16 by article,
 realtimeqa-dev by week) and scores the other half, both ways: refusal precision and recall per set and kind, and
 the answerable questions refused, as `qa ask` refuses (the gate, or a veto: support too low, a name the passages
@@ -57,7 +58,7 @@ import numpy as np
 
 from qa import learned
 from qa.answer.gate import GATE_SIGNALS, READER_SIGNALS, shipped_gate
-from qa.config import DEFAULT_READ_PASSAGES
+from qa.config import DEFAULT_READ_PASSAGES, DEFAULT_READER_INT8
 from qa.eval.metrics import contains_answer
 from qa.ingest.chunk import sentence_spans
 from qa.pipeline import QA
@@ -331,7 +332,12 @@ def main() -> None:
     d.add_argument("--no-reader", action="store_true", help="answer without the reader")
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     d.add_argument("--read-passages", type=int, default=DEFAULT_READ_PASSAGES, help="passages the reader reads")
-    d.add_argument("--reader-int8", action="store_true", help="the reader quantised to int8 (QA_READER_INT8=1)")
+    d.add_argument(
+        "--reader-int8",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_READER_INT8,
+        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
+    )
     f = sub.add_parser("fit")
     f.add_argument("--names", default=",".join(GATE_SIGNALS), help="the signals to fit on (comma-separated)")
     f.add_argument("--refused", type=float, default=0.05, help="answerable questions `qa ask` may refuse")

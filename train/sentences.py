@@ -1,6 +1,7 @@
 """Fit the answer sentence's weights (qa.answer.sentences.SentenceWeights) on squad-dev16 and realtimeqa-dev together.
 
-    python -m train.sentences dump [--sets ...] [--reader-cv | --no-reader] [--limit N]
+    python -m train.sentences dump [--sets ...] [--reader-cv | --no-reader] [--read-passages N]
+                                   [--[no-]reader-int8] [--limit N]
     python -m train.sentences fit [--only-kind] [--l2 1e-4] [--save]
 
 `dump` asks every answerable question of each set as `qa ask` does (a news question on the day it was asked) and
@@ -10,7 +11,9 @@ whether each is gold (from a source article and holding a gold answer): bench/re
 train.reader train --fold 0|1`: squad-dev16 by article, realtimeqa-dev by quiz week), so the reader feature is what
 an unseen question gets; without it the feature is the shipped reader's, which was trained on squad-dev16. A fold
 reader trained further from the shipped one (`--init`) has seen every squad-dev16 article through its start (its
-info's `trained_on` says so): only its news questions are then unseen.
+info's `trained_on` says so): only its news questions are then unseen. --read-passages and --[no-]reader-int8 read
+as QA_READ_PASSAGES and QA_READER_INT8 do; their defaults are `qa ask`'s, so that the reader feature is the one it
+computes.
 `fit` learns the weights (a listwise softmax over each question's candidates, the gold ones the target, each set
 weighing the same), and reports sentence accuracy held out (fitted on the other half of both sets: squad-dev16 by
 article, realtimeqa-dev by quiz week) and fitted on all; --save writes them, stamped, to
@@ -19,10 +22,14 @@ qa/data/sentence_weights.json (or, from the --no-reader dumps with --only-kind, 
 --fix states_date=2 --fix other_date=-2 holds the weights of a sentence stating the year asked about and of one
 stating another year instead: the sets cannot tell them (held out, both sets' sentence accuracy is the same within
 0.1 point from -3 to +3), and "Where did they meet in 2012?" should not cite "… in Enniskillen on June 17, 2013".
---fix headline=4 holds the weight of the titles naming a sentence's best span (qa.answer.sentences.headline_support):
-fitted free the softmax gives it 0.59, led by squad-dev16's sharp, reader in-sample scores, where it hardly fires
-(1.8% of its candidates, 12% of news'); held out, 4 has the best sum of both sets' sentence accuracy (news 0.340 ->
-0.363, squad-dev16 0.902 -> 0.900; the sweep is in docs/measurements.md, Sentence).
+--fix headline=2 --fix period=3 (the shipped weights: `dump --reader-cv`, 5 passages read in int8, then `fit --fix
+states_date=2 --fix other_date=-2 --fix headline=2 --fix period=3 --save`) hold the weight of the titles naming a
+sentence's best span (qa.answer.sentences.headline_support) and of its article fitting the period asked about.
+Fitted free the softmax gives headline 1.5 and period 0.7; held out, news gains with headline up to 4 (0.372 at 1,
+0.374 at 2, 0.390 at 4) while squad-dev16 loses a little (0.911 -> 0.908) and the seeds, which no weight is fitted
+on, lose more: at 4, "Where did Obama and Putin meet in 2012?" is answered "Syria", named by both seed titles, from
+the 2013 article; period 3 moves neither set by more than 0.003 and keeps that article's sentences behind the 2012
+one's (the sweep is in docs/measurements.md, Sentence).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 
 from qa.answer.gate import support
 from qa.answer.sentences import FEATURES, asked_kind_held, shipped_weights
+from qa.config import DEFAULT_READ_PASSAGES, DEFAULT_READER_INT8
 from qa.eval.metrics import contains_answer
 from train.common import (
     RESULTS,
@@ -58,10 +66,10 @@ def dump_path(name: str, reader: bool) -> Any:
 
 
 def dump(name: str, args: argparse.Namespace) -> None:
-    qa = open_set(name, reader=not args.no_reader)
+    qa = open_set(name, reader=not args.no_reader, read_passages=args.read_passages, reader_int8=args.reader_int8)
     answerer = qa.answerer
     canonical = qa.index.manifest.aliases()
-    readers = half_readers() if args.reader_cv else {}
+    readers = half_readers(int8=args.reader_int8) if args.reader_cv else {}
     rows = []
     for n, q in enumerate(set_questions(name)[: args.limit]):
         found = answerer.retriever.search(q["question"], as_of=asked_on(q))
@@ -173,6 +181,13 @@ def main() -> None:
     d.add_argument("--limit", type=int)
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     d.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
+    d.add_argument("--read-passages", type=int, default=DEFAULT_READ_PASSAGES, help="passages the reader reads")
+    d.add_argument(
+        "--reader-int8",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_READER_INT8,
+        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
+    )
     f = sub.add_parser("fit", help="fit the weights on the dumps")
     f.add_argument("--l2", type=float, default=1e-4)
     f.add_argument("--only-kind", action="store_true", help="the --no-reader dumps; only sentences of the kind compete")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL, default_cache_dir
+from qa.config import DEFAULT_MODEL, DEFAULT_READER_INT8, default_cache_dir
 from qa.embed.base import model_path
 from qa.embed.export import cached_export, export_key, fused_onnx, quantize_int8
 from qa.embed.onnx import META, cores
@@ -154,8 +154,9 @@ class Reader:
         return out
 
 
-def shared_reader(cache_dir: Path | None = None, int8: bool = False) -> Reader:
-    """The shipped reader (`int8`: quantised), loaded once per process (and cache folder; None: the default one)."""
+def shared_reader(cache_dir: Path | None = None, int8: bool = DEFAULT_READER_INT8) -> Reader:
+    """The shipped reader (`int8`: quantised, as by default), loaded once per process (and cache folder; None: the
+    default one)."""
     return _shared_reader(cache_dir or default_cache_dir(), int8)
 
 
