@@ -152,13 +152,11 @@ def test_the_reader_reads_the_best_passage_alone_only_when_it_is_sure_of_it_ther
     assert every is not None and len(every) == index_settings.read_passages == 5
     first = answerer(1e9).read(found)  # never sure: the best passage alone, then the others in one batch
     assert first is not None and len(first) == 5
-    # No passage sees another: in float each scores as it does in any batch, its best span the same. In int8 the
-    # activations are quantised a batch at a time, so a passage's scores move with the others in its batch (by up
-    # to about 2.5 on the seeds); the sure passage's best span stays.
-    tolerance = 3.0 if int8 else 1e-3
-    for n, (a, b) in enumerate(zip(first, every, strict=True)):
-        assert np.allclose(a.start, b.start, atol=tolerance) and np.allclose(a.end, b.end, atol=tolerance)
-        assert a.span()[1:] == b.span()[1:] or (int8 and n > 0)
+    # No passage sees another: each scores as it does read with any others (in int8 each is its own run, its
+    # activations quantised alone: in one batch a passage's scores would move with the others, by up to 2.5)
+    for a, b in zip(first, every, strict=True):
+        assert np.allclose(a.start, b.start, atol=1e-3) and np.allclose(a.end, b.end, atol=1e-3)
+        assert a.span()[1:] == b.span()[1:]
     margin = first[0].margin
     assert margin == first[0].span()[0] - first[0].none
     assert margin > 3.0  # the reader is sure of the best passage here

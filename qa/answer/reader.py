@@ -126,9 +126,16 @@ class Reader:
         )
 
     def read(self, question: str, passages: list[str]) -> list[Reading]:
-        """Each passage read with the question (one batch, padded to the longest)."""
+        """Each passage read with the question: in float one batch, padded to the longest; in int8 one run a
+        passage, since its activations are quantised a run at a time (a passage's scores would move with the
+        others in its batch)."""
         if not passages:
             return []
+        if self.int8 and len(passages) > 1:
+            return [reading for p in passages for reading in self._read(question, [p])]
+        return self._read(question, passages)
+
+    def _read(self, question: str, passages: list[str]) -> list[Reading]:
         encodings = self.tokenizer.encode_batch([(question, p) for p in passages])
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
