@@ -73,7 +73,7 @@ def shares(got: dict[str, list[tuple[bool, bool]]]) -> dict[str, dict[str, float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: the settings' 3)")
+    ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: QA_READ_PASSAGES's)")
     ap.add_argument(
         "--reader-int8",
         action=argparse.BooleanOptionalAction,
