@@ -81,12 +81,16 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
     headline feature of the answer sentence (news sentence accuracy 0.383 -> 0.423 on realtimeqa-dev's 892
     questions) took one more: "Who is the president of Syria?" cites Putin's sentence, Putin being named by both
     seed titles (47 -> 46 of 60, F1 0.703 -> 0.692). The reader trained further on news took it back to 47 (F1
-    0.694). docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
+    0.694). Reading all 5 passages in int8, each in a run of its own (news answerable refused 5.4% -> 4.7%
+    cross-validated), took 2 more right and 1 back (48 of 60, F1 0.698) and answers "What is Ben Rhodes's full
+    title in 2013?", refused before, from the 2012 article's "Deputy National Security Adviser Ben Rhodes, briefing
+    reporters on June 15, …": its quote exact, its article not a source, so every citation but two (81 of 83).
+    docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     texts = article_texts(SEEDS)
     quotes = [c for r in report["questions"] for c in r["citations"]]
     assert quotes and all(texts[c["article"]][c["start"] : c["end"]] == c["quote"] for c in quotes)
-    assert report["citation"]["accuracy"] >= 81 / 82
+    assert report["citation"]["accuracy"] >= 81 / 83
     assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 84 / 85
     assert report["refusal"]["recall"] >= 8 / 13
     assert report["answer"]["sentence_accuracy"] >= 47 / 60
