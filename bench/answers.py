@@ -37,12 +37,12 @@ from bench.common import RESULTS, data_dir
 from qa.answer import spans
 from qa.answer.gate import Gate
 from qa.answer.sentences import SentenceWeights
-from qa.config import BACKENDS, DEFAULT_READER_INT8
+from qa.config import BACKENDS
 from qa.eval.questions import load_questions
 from qa.eval.run import RETRIEVE_K, details, score, summarize
 from qa.search.dates import parse_date
 from qa.search.rerank import Weights
-from train.common import fold_span_weights, half_readers, open_set, set_questions
+from train.common import add_reader_int8, fold_span_weights, half_readers, open_set, set_questions
 
 
 def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate]]:
@@ -148,12 +148,7 @@ def main() -> None:
     ap.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     ap.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     ap.add_argument("--backend", choices=BACKENDS, help="the embedder's backend for questions and sentences")
-    ap.add_argument(
-        "--reader-int8",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_READER_INT8,
-        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
-    )
+    add_reader_int8(ap)
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: QA_READ_PASSAGES's)")
     ap.add_argument("--read-sure", type=float, help="QA_READ_SURE: the best passage alone when this sure (0: never)")
     ap.add_argument("--half", type=int, choices=(0, 1), help="only the questions of this half")

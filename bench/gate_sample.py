@@ -24,8 +24,7 @@ import numpy as np
 
 from bench.common import RESULTS
 from qa.answer.gate import shipped_gate
-from qa.config import DEFAULT_READER_INT8
-from train.common import open_set, set_questions
+from train.common import add_reader_int8, open_set, set_questions
 from train.gate import DROP, asked, near_set, news_restrictions
 
 
@@ -74,12 +73,7 @@ def shares(got: dict[str, list[tuple[bool, bool]]]) -> dict[str, dict[str, float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--read-passages", type=int, help="passages the reader reads (default: QA_READ_PASSAGES's)")
-    ap.add_argument(
-        "--reader-int8",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_READER_INT8,
-        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
-    )
+    add_reader_int8(ap)
     ap.add_argument("--news", type=int, default=200, help="realtimeqa-dev questions (0: none)")
     ap.add_argument("--squad", type=int, default=600, help="squad-dev16 questions (0: none)")
     ap.add_argument("--seed", type=int, default=7)

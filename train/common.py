@@ -3,6 +3,7 @@ weight set into qa/data/ stamped with what made it (qa.learned)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import io
 import json
@@ -15,7 +16,7 @@ import numpy as np
 
 from bench.common import RESULTS, ROOT, data_dir, questions
 from qa import learned
-from qa.config import Settings
+from qa.config import DEFAULT_READER_INT8, Settings
 from qa.embed.embedder import load_embedder
 from qa.eval import sets
 from qa.files import write_atomic
@@ -80,6 +81,17 @@ def write_npz_model(path: Path, arrays: dict[str, np.ndarray], stamp: dict[str, 
     write_atomic(path, buf.getvalue())
     print(f"wrote {path}", flush=True)
     return path
+
+
+def add_reader_int8(parser: argparse.ArgumentParser) -> None:
+    """--reader-int8 / --no-reader-int8: the reader quantised or not, `qa ask`'s default (QA_READER_INT8) unless
+    given, for the dumps and benches that read as it does."""
+    parser.add_argument(
+        "--reader-int8",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_READER_INT8,
+        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
+    )
 
 
 def half_readers(results: Path = RESULTS, int8: bool = False) -> dict[int, Any]:

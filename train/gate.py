@@ -58,7 +58,7 @@ import numpy as np
 
 from qa import learned
 from qa.answer.gate import GATE_SIGNALS, READER_SIGNALS, shipped_gate
-from qa.config import DEFAULT_READ_PASSAGES, DEFAULT_READER_INT8
+from qa.config import DEFAULT_READ_PASSAGES
 from qa.eval.metrics import contains_answer
 from qa.ingest.chunk import sentence_spans
 from qa.pipeline import QA
@@ -67,6 +67,7 @@ from qa.text import normalize, tokenize
 from train.common import (
     RESULTS,
     SETS,
+    add_reader_int8,
     asked_on,
     data_dir,
     half_readers,
@@ -332,12 +333,7 @@ def main() -> None:
     d.add_argument("--no-reader", action="store_true", help="answer without the reader")
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     d.add_argument("--read-passages", type=int, default=DEFAULT_READ_PASSAGES, help="passages the reader reads")
-    d.add_argument(
-        "--reader-int8",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_READER_INT8,
-        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
-    )
+    add_reader_int8(d)
     f = sub.add_parser("fit")
     f.add_argument("--names", default=",".join(GATE_SIGNALS), help="the signals to fit on (comma-separated)")
     f.add_argument("--refused", type=float, default=0.05, help="answerable questions `qa ask` may refuse")

@@ -43,11 +43,12 @@ import numpy as np
 
 from qa.answer.gate import support
 from qa.answer.sentences import FEATURES, asked_kind_held, shipped_weights
-from qa.config import DEFAULT_READ_PASSAGES, DEFAULT_READER_INT8
+from qa.config import DEFAULT_READ_PASSAGES
 from qa.eval.metrics import contains_answer
 from train.common import (
     RESULTS,
     SETS,
+    add_reader_int8,
     asked_on,
     data_dir,
     fit_listwise,
@@ -182,12 +183,7 @@ def main() -> None:
     d.add_argument("--reader-cv", action="store_true", help="read each question by the fold reader of its half")
     d.add_argument("--no-reader", action="store_true", help="the answerer without the reader")
     d.add_argument("--read-passages", type=int, default=DEFAULT_READ_PASSAGES, help="passages the reader reads")
-    d.add_argument(
-        "--reader-int8",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_READER_INT8,
-        help="the reader quantised to int8, as QA_READER_INT8 (--no-reader-int8: float)",
-    )
+    add_reader_int8(d)
     f = sub.add_parser("fit", help="fit the weights on the dumps")
     f.add_argument("--l2", type=float, default=1e-4)
     f.add_argument("--only-kind", action="store_true", help="the --no-reader dumps; only sentences of the kind compete")
