@@ -16,6 +16,7 @@ from qa.embed.embedder import Embedder
 from qa.index.build import build
 from qa.pipeline import QA
 from qa.search.query import question_part
+from qa.text import tokenize
 from qa.types import Answer
 from tests.helpers import G8_2013, G20_2012, SEED_LEFTOVERS, seed_questions
 
@@ -302,6 +303,22 @@ def test_a_span_named_in_the_titles_read_counts_them_and_one_repeating_the_quest
     spans = [["denni"], ["waffl", "hous", "georgia"], ["egg", "surcharg"], ["cracker", "barrel"], []]
     counts = np.expm1(sentences.headline_support(spans, asked, titles)).round(6)
     assert counts.tolist() == [2, 1, 0, 0, 0]  # 2 of 3 words of "Waffle House, Georgia" in one title: at least half
+
+
+def test_a_span_repeating_the_question_echoes_it_and_one_naming_something_new_does_not() -> None:
+    asked = set(tokenize(["Who did Maryland Democrats nominate to replace retiring senator Ben Cardin?"])[0])
+    spans = tokenize(["Sen. Ben Cardin, D-Md", "Angela Alsobrooks", "Maryland's senator", ""])
+    assert sentences.span_echo(spans, asked).tolist() == [0.5, 0.0, 1.0, 0.0]  # "sen" and "md" are not asked
+
+
+def test_only_a_question_asking_who_a_name_is_lets_the_span_repeat_it() -> None:
+    # "Who is Andrew Kuchins?" is answered by the sentence that names him: its span echoing him is no fault
+    assert [sentences.asks_who_is(q) for q in ("Who is Andrew Kuchins?", "What was NATO?", "who is Ben Rhodes?")] == [
+        True,
+        True,
+        True,
+    ]
+    assert not any(map(sentences.asks_who_is, ("Who is the president of Syria?", "What is Ben Rhodes's job title?")))
 
 
 def test_a_name_near_to_but_not_in_the_article_is_still_missing(answerer: Answerer) -> None:

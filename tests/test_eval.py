@@ -73,7 +73,7 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
     """What the seeds measured at the last change (98 questions: 60 answerable fact questions, 25 open ones with
     key facts, 13 unanswerable): every quote exact, every answer within 10 passages and all but one within 5, 8 of
-    13 unanswerable questions refused, 47 of 60 fact answers from the right sentence, F1 0.69, every citation but
+    13 unanswerable questions refused, 47 of 60 fact answers from the right sentence, F1 0.68, every citation but
     one from a source article. The 76 questions before the open ones were added answer as they did; three of them
     (g8-topics, g20-agreed, rel-last-year-agreed: what was discussed, what was agreed) are list questions now,
     scored by their key facts, which leaves 47 of 60 fact questions right where 48 of 63 were (conflict-length
@@ -85,7 +85,13 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
     cross-validated), took 2 more right and 1 back (48 of 60, F1 0.698) and answers "What is Ben Rhodes's full
     title in 2013?", refused before, from the 2012 article's "Deputy National Security Adviser Ben Rhodes, briefing
     reporters on June 15, …": its quote exact, its article not a source, so every citation but two (81 of 83).
-    docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
+    The echo feature (a sentence whose reader's span repeats the question loses; news sentence accuracy 0.457 ->
+    0.459 and F1 0.401 -> 0.407 cross-validated) swaps one right answer for another: "What did Putin say after
+    meeting Obama yesterday?" now quotes Putin, whose short answer misses, and "What did Obama say last week about
+    getting the U.S. more involved in the Middle East?" loses "… one more war in the Middle East" (its span repeats
+    "Middle East") to "his personal resistance": F1 0.705 -> 0.691 on an AVX-512 machine (0.698 before on an AVX2
+    one, whose int8 sums differ), hence 0.68. docs/measurements.md has the table. Lowering any of these needs as
+    plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     texts = article_texts(SEEDS)
     quotes = [c for r in report["questions"] for c in r["citations"]]
@@ -94,7 +100,7 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
     assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 84 / 85
     assert report["refusal"]["recall"] >= 8 / 13
     assert report["answer"]["sentence_accuracy"] >= 47 / 60
-    assert report["answer"]["f1"] >= 0.69
+    assert report["answer"]["f1"] >= 0.68
 
 
 @pytest.mark.slow

@@ -57,6 +57,7 @@ class SentenceWeights:
     period: float = 0.0  # its article's date fits the period asked about (qa.search.dates.date_evidence)
     recency: float = 0.0  # its article was published shortly before the day the question is asked
     headline: float = 0.0  # log(1 + titles of the articles read that name its best span): headline_support
+    echo: float = 0.0  # the share of its best span's words the question already holds: span_echo
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float32)
@@ -64,7 +65,7 @@ class SentenceWeights:
 
 FEATURES = (
     "coverage", "pairs", "cosine", "rank", "kind", "window", "title", "passage", "length", "reader",
-    "states_date", "other_date", "period", "recency", "headline",
+    "states_date", "other_date", "period", "recency", "headline", "echo",
 )  # fmt: skip
 N_FEATURES = len(FEATURES)
 COSINE = FEATURES.index("cosine")
@@ -188,8 +189,27 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     columns = [cover, pair_cov, cos, rank, kind, window, title, passage, length, reader, states, other]
     fit = dates[:, :2].max(axis=1, keepdims=True)  # the article's fit to the period, relative or dated
     read = list({s.article: t for s, t in zip(cands, titles, strict=True)}.values())  # each article read once
-    named = headline_support([said[t] for t in span_texts], set(query.tokens), read)[:, None]
-    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named]).astype(np.float32)
+    asked = set(query.tokens)
+    named = headline_support([said[t] for t in span_texts], asked, read)[:, None]
+    echo = span_echo([said[t] for t in span_texts], asked if not asks_who_is(query.asks) else set())[:, None]
+    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named, echo]).astype(np.float32)
+
+
+_WHO_IS = re.compile(r"^(?i:who|what)\s+(?i:is|was|are|were)\s+(?:[A-Z][\w.'’-]*\s*){1,5}\?$")
+
+
+def asks_who_is(question: str) -> bool:
+    """The question asks who or what a name is ("Who is Andrew Kuchins?"): the sentence that answers names it, so
+    its best span repeating the question says nothing against it."""
+    return _WHO_IS.match(question.strip()) is not None
+
+
+def span_echo(spans: Sequence[Sequence[str]], asked: set[str]) -> np.ndarray:
+    """Per sentence: the share of its best span's words (stemmed) that the question already holds (0: no span). A
+    span that repeats the question ("Who did Maryland Democrats nominate to replace retiring senator Ben Cardin?" ->
+    "Sen. Ben Cardin") seldom answers it; the one in the sentence that does names something new ("Angela
+    Alsobrooks")."""
+    return np.array([sum(t in asked for t in span) / len(span) if span else 0.0 for span in spans])
 
 
 def headline_support(spans: Sequence[Sequence[str]], asked: set[str], titles: Sequence[frozenset[str]]) -> np.ndarray:
