@@ -1,6 +1,7 @@
 """The candidate sentences of an answer and their features: every distinct sentence of the passages read, scored by
 a linear model (SentenceWeights, fitted by `python -m train.sentences`) over how much of the question it covers,
-how close its meaning is, how well its passage ranked, and how good the reader's best span inside it is."""
+how close its meaning is, how well its passage ranked, how good the reader's best span inside it is, and whether
+that span names something new or only repeats the question (docs/design.md lists them all)."""
 
 from __future__ import annotations
 
