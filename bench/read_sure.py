@@ -3,10 +3,11 @@
     python -m bench.read_sure [--squad-limit 600] [--sure 2,3,4,5,6,8]
 
 Every answerable question of realtimeqa-dev (asked on its day) and --squad-limit of squad-dev16 (drawn with seed 7)
-is searched as `qa ask` searches it and its best 3 passages read together by the fold reader that never saw its
-half (`train.reader train --fold 0|1`, in bench/results). The reader scores each passage on its own (one batch,
-no passage sees another), so the best passage read alone scores as it does among the 3: the answer sentence is
-chosen twice, from the 3 readings and from the first alone, and for each margin the question takes the second
+is searched as `qa ask` searches it and its best `QA_READ_PASSAGES` passages (5) read together by the fold reader
+that never saw its half (`train.reader train --fold 0|1`, in bench/results; in float). The reader scores each passage
+on its own (one batch, no passage sees another), so the best passage read alone scores as it does among the others:
+the answer sentence is chosen twice, from all the readings and from the first alone, and for each margin the
+question takes the second
 where the reader's best span in the best passage beats that passage's "none of these" score by the margin. Printed
 per set and margin: the share of questions that read one passage, and the share whose answer sentence holds a gold
 answer in a source article (the answerer's sentence weights and gate as shipped; refusals not applied). What the
@@ -41,7 +42,8 @@ def right(answerer: Any, found: Any, readings: list[Any], sources: set[str], ans
 
 
 def rows(name: str, limit: int | None, readers: dict[int, Any]) -> list[dict[str, Any]]:
-    """Per question: the best passage's margin, and whether the sentence chosen from all 3 / the first is right."""
+    """Per question: the best passage's margin, and whether the sentence chosen from every passage read / from the
+    first alone is right."""
     qa = open_set(name, read_sure=0.0)
     answerer = qa.answerer
     canonical = qa.index.manifest.aliases()
@@ -51,7 +53,7 @@ def rows(name: str, limit: int | None, readers: dict[int, Any]) -> list[dict[str
         found = answerer.retriever.search(q["question"], as_of=asked_on(q))
         if not found.passages:
             continue
-        readings = answerer.read(found)  # read_sure 0: the best 3 in one batch
+        readings = answerer.read(found)  # read_sure 0: every passage read, in one batch
         assert readings is not None
         sources = {canonical.get(a, a) for a in q["source_articles"]}
         out.append(

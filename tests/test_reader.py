@@ -150,7 +150,7 @@ def test_the_reader_reads_the_best_passage_alone_only_when_it_is_sure_of_it_ther
     found = answerer(0.0).retriever.search(question)
     every = answerer(0.0).read(found)  # 0: every passage, in one batch
     assert every is not None and len(every) == index_settings.read_passages == 5
-    first = answerer(1e9).read(found)  # never sure: the best passage alone, then the others in one batch
+    first = answerer(1e9).read(found)  # never sure: the best passage alone, then the others
     assert first is not None and len(first) == 5
     # No passage sees another: each scores as it does read with any others (in int8 each is its own run, its
     # activations quantised alone: in one batch a passage's scores would move with the others, by up to 2.5)

@@ -190,9 +190,9 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     columns = [cover, pair_cov, cos, rank, kind, window, title, passage, length, reader, states, other]
     fit = dates[:, :2].max(axis=1, keepdims=True)  # the article's fit to the period, relative or dated
     read = list({s.article: t for s, t in zip(cands, titles, strict=True)}.values())  # each article read once
-    asked = set(query.tokens)
-    named = headline_support([said[t] for t in span_texts], asked, read)[:, None]
-    echo = span_echo([said[t] for t in span_texts], asked if not asks_who_is(query.asks) else set())[:, None]
+    asked, span_words = set(query.tokens), [said[t] for t in span_texts]
+    named = headline_support(span_words, asked, read)[:, None]
+    echo = span_echo(span_words, asked if not asks_who_is(query.asks) else set())[:, None]
     return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named, echo]).astype(np.float32)
 
 
