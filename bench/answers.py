@@ -8,8 +8,9 @@ does, a news question on the day it was asked; scores each as `qa eval` does (qa
 passages retrieved, EM/F1 of the short answer else the answer, sentence accuracy, refusals) and times it. The
 shipped weights were fitted on these very questions, so:
 --cv         each question is searched, its sentence chosen and its refusal judged with the weights fitted on the
-             other half of both sets (squad-dev16 by article, realtimeqa-dev by quiz week): the fold weights
-             `python -m train.rerank fit`, `train.sentences fit` and `train.gate fit` write to bench/results;
+             other half of both sets (squad-dev16 by article, realtimeqa-dev by quiz week), its short answer
+             picked with the short-answer weight of the other half: the fold weights `python -m train.rerank
+             fit`, `train.sentences fit`, `train.gate fit` and `train.short fit` write to bench/results;
 --gate-cv    only its refusal is judged by the gate fitted on the other half (`python -m train.gate fit`), the
              second stage and the sentence choice by the shipped weights;
 --span-cv    its fallback short answer comes from the span model fitted on the other half of both sets
@@ -37,6 +38,7 @@ from bench.common import RESULTS, data_dir
 from qa.answer import spans
 from qa.answer.gate import Gate
 from qa.answer.sentences import SentenceWeights
+from qa.answer.short import ShortWeights
 from qa.config import BACKENDS
 from qa.eval.questions import load_questions
 from qa.eval.run import RETRIEVE_K, details, score, summarize
@@ -45,14 +47,16 @@ from qa.search.rerank import Weights
 from train.common import add_reader_int8, fold_span_weights, half_readers, open_set, set_questions
 
 
-def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate]]:
-    """Each fold's second-stage, sentence and gate weights, fitted on the other fold (train/*.py fit)."""
+def fold_weights(reader: bool) -> dict[int, tuple[Weights, SentenceWeights, Gate, ShortWeights]]:
+    """Each fold's second-stage, sentence, gate and short-answer weights, fitted on the other fold (train/*.py
+    fit)."""
     suffix = "" if reader else "_plain"
     gates = fold_gates(reader)
     out = {}
     for fold in (0, 1):
         rerank, sentence = _fitted(f"rerank_fold{fold}"), _fitted(f"sentences{suffix}_fold{fold}")
-        out[fold] = (Weights(**rerank), SentenceWeights(**sentence), gates[fold])
+        short = ShortWeights(**_fitted(f"short_fold{fold}")) if reader else ShortWeights(headline=0.0)
+        out[fold] = (Weights(**rerank), SentenceWeights(**sentence), gates[fold], short)
     return out
 
 
@@ -102,8 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for q in questions:
         if folds:
-            rerank, sentence, gate = folds[fold_of[q.id]]
+            rerank, sentence, gate, short = folds[fold_of[q.id]]
             answerer.retriever.reranker.weights, answerer.weights, answerer.gate = rerank, sentence, gate
+            answerer.short_weights = short
         if gates:
             answerer.gate = gates[fold_of[q.id]]
         if spans_of:

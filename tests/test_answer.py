@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa.answer import forms, sentences, spans
+from qa.answer import forms, sentences, short, spans
 from qa.answer.answerer import Answerer
 from qa.answer.conversation import Conversation, is_follow_up
 from qa.answer.kinds import short_answer
@@ -303,6 +303,47 @@ def test_a_span_named_in_the_titles_read_counts_them_and_one_repeating_the_quest
     spans = [["denni"], ["waffl", "hous", "georgia"], ["egg", "surcharg"], ["cracker", "barrel"], []]
     counts = np.expm1(sentences.headline_support(spans, asked, titles)).round(6)
     assert counts.tolist() == [2, 1, 0, 0, 0]  # 2 of 3 words of "Waffle House, Georgia" in one title: at least half
+
+
+def test_the_weeks_titles_name_a_sentences_new_words_and_not_the_words_the_question_asks() -> None:
+    question = "Which US retailer is facing a 40-day consumer boycott?"
+    asked = set(tokenize([question])[0])
+    titles = tokenize(
+        ["Target 40-Day boycott begins. Amazon, Walmart economic blackout", "Target boycott: what to know"]
+    )
+    said = tokenize(
+        [
+            "The boycott of Target, which began on Lent, runs for 40 days.",  # named by both titles
+            "Shoppers were asked to avoid Amazon too.",  # named by one
+            "Consumers in the US are boycotting a retailer.",  # only the question's words
+        ]
+    )
+    idf = {"target": 2.0, "amazon": 3.0, "walmart": 3.0, "begin": 1.0}.get
+    support = np.expm1(sentences.week_title_support(said, asked, titles, lambda words: {w: idf(w, 1.0) for w in words}))
+    assert support.round(6).tolist() == [4.0, 3.0, 0.0]  # Target: 2 titles x 2.0; Amazon: 1 x 3.0
+    assert not sentences.week_title_support(said, asked, [], lambda words: {}).any()  # no title of that week
+
+
+def test_a_short_answer_the_titles_name_beats_a_span_the_reader_liked_a_little_better() -> None:
+    asked = set(tokenize(["Which property faced a looming foreclosure sale this week?"])[0])
+    titles = [frozenset(t) for t in tokenize(["Graceland foreclosure sale halted by judge", "Memphis fans rally"])]
+    support = short.named(["Elvis Presley", "Graceland", "foreclosure sale"], asked, titles)
+    assert np.expm1(support).round(6).tolist() == [0, 1, 0]  # the sale is asked: it names nothing new
+    assert short.choose(np.array([5.0, 4.0, 4.5]), support, 2.0) == 1  # 4 + 2 log 2 > 5
+    assert short.choose(np.array([8.0, 4.0, 4.5]), support, 2.0) == 0  # far better: the reader's best stays
+    assert short.choose(np.array([5.0, 4.0, 4.5]), support, 0.0) == 0  # weight 0: the reader's best span
+
+
+def test_the_best_of_the_spans_in_a_sentence_is_the_span_its_features_read(answerer: Answerer) -> None:
+    found = answerer.retriever.search("How long did the 2013 meeting in Northern Ireland last?")
+    readings = answerer.read(found)
+    assert readings
+    cands = sentences.with_spans(sentences.candidates(answerer.sentences, found.passages), found.passages, readings)
+    for c in cands:
+        top = short.sentence_spans(c, found.passages, readings)
+        assert c.span is not None and top[0] == c.span and len(top) == short.TOP_SPANS
+        assert all(c.start <= a < b <= c.end for _, a, b in top) and len(set(top)) == len(top)
+        assert [score for score, _, _ in top] == sorted((score for score, _, _ in top), reverse=True)
 
 
 def test_a_span_repeating_the_question_echoes_it_and_one_naming_something_new_does_not() -> None:

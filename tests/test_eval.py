@@ -90,8 +90,11 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
     meeting Obama yesterday?" now quotes Putin, whose short answer misses, and "What did Obama say last week about
     getting the U.S. more involved in the Middle East?" loses "… one more war in the Middle East" (its span repeats
     "Middle East") to "his personal resistance": F1 0.705 -> 0.691 on an AVX-512 machine (0.698 before on an AVX2
-    one, whose int8 sums differ), hence 0.68. docs/measurements.md has the table. Lowering any of these needs as
-    plain a reason."""
+    one, whose int8 sums differ), hence 0.68. The week's titles feature of the answer sentence (news sentence
+    accuracy 0.459 -> 0.478 cross-validated) and the gate refitted with it: "What did Putin say after meeting Obama
+    yesterday?" quotes Obama again (48 -> 47 of 60, F1 0.691 either way), and "What is Ben Rhodes's full title in
+    2013?" is answered, not refused, from a sentence of the 2013 article that does not hold the title (82 of 83
+    citations from a source). docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     texts = article_texts(SEEDS)
     quotes = [c for r in report["questions"] for c in r["citations"]]

@@ -15,6 +15,7 @@ from qa import learned
 from qa.answer.gate import Gate, shipped_gate
 from qa.answer.sentences import SentenceWeights
 from qa.answer.sentences import shipped_weights as sentence_weights
+from qa.answer.short import ShortWeights, shipped_short
 from qa.errors import ModelError
 from qa.eval import sets
 from qa.llm.verify import VerifyWeights
@@ -30,6 +31,7 @@ JSON_MODELS: dict[str, type] = {
     "rerank": Weights,
     "sentence_weights": SentenceWeights,
     "sentence_weights_plain": SentenceWeights,
+    "short_answer": ShortWeights,
     "verify": VerifyWeights,
 }
 NPZ_MODELS = {"reader.npz", "span_model.npz"}
@@ -83,6 +85,7 @@ def test_the_shipped_helpers_load_the_data() -> None:
     assert shipped_gate(False) == learned.weights("gate_plain", Gate) != shipped_gate(True)
     assert rerank_weights() == learned.weights("rerank", Weights)
     assert verify_weights() == learned.weights("verify", VerifyWeights)
+    assert shipped_short() == learned.weights("short_answer", ShortWeights)
     assert sentence_weights(True) == learned.weights("sentence_weights", SentenceWeights)
     assert sentence_weights(False) == learned.weights("sentence_weights_plain", SentenceWeights)
     assert sentence_weights(True) != sentence_weights(False)

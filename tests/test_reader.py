@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qa.answer.answerer import Answerer
-from qa.answer.reader import INT8_FILE, MAX_ANSWER, Reader, best_span, reader_export, shared_reader
+from qa.answer.reader import INT8_FILE, MAX_ANSWER, Reader, best_span, best_spans, reader_export, shared_reader
 from qa.config import Settings, default_cache_dir
 from qa.embed.embedder import Embedder
 from qa.index.build import build
@@ -55,6 +55,26 @@ def test_best_span_is_the_span_a_look_at_every_span_finds_ties_going_to_the_shor
             start, end = np.round(start), np.round(end)
         allowed = rng.random(n) > (0.3 if case % 3 else 0.0)
         assert best_span(start, end, allowed) == every_span_best(start, end, allowed)
+
+
+def test_the_k_best_spans_are_those_a_look_at_every_span_ranks_first_the_first_being_the_best_span() -> None:
+    rng = np.random.default_rng(1)
+    for case in range(200):
+        n = int(rng.integers(0, 2 * MAX_ANSWER))
+        start, end = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+        if case % 2:
+            start, end = np.round(start), np.round(end)
+        allowed = rng.random(n) > (0.3 if case % 3 else 0.0)
+        every = sorted(
+            (-float(start[i] + end[j]), j - i, i)
+            for i in range(n)
+            for j in range(i, min(n, i + MAX_ANSWER))
+            if allowed[i : j + 1].all()
+        )  # best first; a tie: the shortest, then the first
+        k = int(rng.integers(1, 20))
+        assert best_spans(start, end, allowed, k) == [(-s, i, i + d) for s, d, i in every[:k]]
+        if every:
+            assert best_spans(start, end, allowed, k)[0] == best_span(start, end, allowed)
 
 
 def test_reader_reads_the_answer_and_its_scores_compare_across_passages() -> None:

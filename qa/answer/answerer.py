@@ -20,9 +20,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from qa.answer import forms, names, sentences
+from qa.answer import forms, names, sentences, short
 from qa.answer.gate import Gate, gate_signals, shipped_gate
-from qa.answer.kinds import duration_in, holds_kind, short_answer, strict_kind, wants_clause
+from qa.answer.kinds import holds_kind, short_answer, strict_kind, wants_clause
 from qa.answer.reader import Reader, Reading, shared_reader
 from qa.answer.sentences import QUESTION_WORDS, Candidate, SentenceWeights, asked_kind_held, shipped_weights
 from qa.search.retrieve import Retriever, SearchResult
@@ -43,6 +43,7 @@ class Answerer:
         weights: SentenceWeights | None = None,
         gate: Gate | None = None,
         reader: Reader | bool = True,
+        short_weights: short.ShortWeights | None = None,
     ) -> None:
         """`reader`: a Reader, True for the shipped one (unless the retriever's settings turn it off), False for
         none."""
@@ -58,6 +59,7 @@ class Answerer:
         self.threshold = threshold
         self._weights = weights
         self._gate = gate
+        self._short = short_weights
 
     @property
     def weights(self) -> SentenceWeights:
@@ -76,6 +78,15 @@ class Answerer:
     @gate.setter
     def gate(self, value: Gate) -> None:
         self._gate = value
+
+    @property
+    def short_weights(self) -> short.ShortWeights:
+        """The short answer's weights given, else the shipped ones (qa.answer.short)."""
+        return self._short or short.shipped_short()
+
+    @short_weights.setter
+    def short_weights(self, value: short.ShortWeights) -> None:
+        self._short = value
 
     def ask(
         self,
@@ -227,9 +238,9 @@ class Answerer:
         refusal = replace(self.refusal(found), support=support, confidence=round(confidence, 4))
         if best < 0:
             return refusal
-        short = self._short(follow_up or found.query.asks, cands[best])
-        if short is not None and echoes(short, found.question):
-            short = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
+        said = self._short_answer(follow_up or found.query.asks, found, cands, best, readings)
+        if said is not None and echoes(said, found.question):
+            said = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
         unsupported = confidence < self.threshold or self.vetoed(found, signals)
         if unsupported and not self._elliptical_ok(follow_up, cands[best].text):
             return replace(refusal, score=float(scores[best]))
@@ -245,20 +256,29 @@ class Answerer:
             )
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         return replace(
-            refusal, text=text, short=short, citations=tuple(citations), refused=False, score=float(scores[best])
+            refusal, text=text, short=said, citations=tuple(citations), refused=False, score=float(scores[best])
         )
 
-    def _short(self, question: str, sentence: Candidate) -> str | None:
-        """The short answer inside the answer sentence: the reader's best span there, else the span model's."""
-        if sentence.span is not None:
-            if wants_clause(question):
-                return None
-            text = self.index.articles[sentence.article].text[sentence.span[1] : sentence.span[2]]
-            # an amount, a duration or a date was asked for: a span without one ("Monday" for "how long") is not it
-            if not strict_kind(question) or holds_kind(question, text):
-                return duration_in(question, text) or text
-        span = short_answer(question, sentence.text)
-        return sentence.text[span[0] : span[1]] if span else None
+    def _short_answer(
+        self, question: str, found: SearchResult, cands: list[Candidate], best: int, readings: list[Reading] | None
+    ) -> str | None:
+        """The short answer inside the answer sentence: of the reader's best spans there, the best by its score and
+        the titles naming it (qa.answer.short); without a reader's span, the span model's."""
+        sentence = cands[best]
+        if sentence.span is None:
+            found_span = short_answer(question, sentence.text)
+            return sentence.text[found_span[0] : found_span[1]] if found_span else None
+        if wants_clause(question):
+            return None
+        text = self.index.articles[sentence.article].text
+        start, end = sentence.span[1:]
+        w = self.short_weights.headline
+        spans = short.sentence_spans(sentence, found.passages, readings) if readings and w else []
+        if len(spans) > 1:
+            titles = self.sentences.title_words(list(dict.fromkeys(c.article for c in cands)))
+            support = short.named([text[a:b] for _, a, b in spans], set(found.query.tokens), titles)
+            start, end = spans[short.choose(np.array([score for score, _, _ in spans]), support, w)][1:]
+        return short.finish(question, text[start:end], sentence.text)
 
     def _elliptical_ok(self, follow_up: str | None, sentence: str) -> bool:
         """A follow-up ("How long did it last?") on a topic the previous answer established has few words of

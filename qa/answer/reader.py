@@ -49,9 +49,15 @@ def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[
     """The best (start logit + end logit, first token, last token) over spans of at most MAX_ANSWER tokens
     whose tokens are all `allowed`; (-inf, 0, 0) when no token is. Of spans scoring the same, the shortest, then
     the first."""
+    spans = best_spans(start, end, allowed, 1)
+    return spans[0] if spans else (-np.inf, 0, 0)
+
+
+def best_spans(start: np.ndarray, end: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[float, int, int]]:
+    """The `k` best spans as best_span scores them, best first (fewer where fewer are allowed)."""
     n = len(start)
     if not n:
-        return -np.inf, 0, 0
+        return []
     s = np.where(allowed, start, -np.inf)
     e = np.where(allowed, end, -np.inf)
     # every span at once: row d holds the spans of d + 1 tokens, starting at each position (a sentence's spans,
@@ -62,11 +68,16 @@ def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[
     last = np.minimum(last, n - 1)
     # a span may not run over a token that is not allowed: count the disallowed tokens before each position
     gaps = np.concatenate([[0], np.cumsum(~allowed)])
-    score = np.where(inside & (gaps[last + 1] == gaps[first]), s + e[last], -np.inf)
-    d, i = divmod(int(np.argmax(score)), n)  # the first best in row order: the shortest, then the first
-    if score[d, i] == -np.inf:
-        return -np.inf, 0, 0
-    return float(score[d, i]), i, i + d
+    score = np.where(inside & (gaps[last + 1] == gaps[first]), s + e[last], -np.inf).ravel()
+    # the first best in row order: the shortest, then the first (argmax: a call is made per sentence and passage)
+    order = [np.argmax(score)] if k == 1 else np.argsort(-score, kind="stable")[:k]
+    out = []
+    for flat in order:
+        if score[flat] == -np.inf:
+            break
+        d, i = divmod(int(flat), n)
+        out.append((float(score[flat]), i, i + d))
+    return out
 
 
 WEIGHTS = "reader.npz"
@@ -90,15 +101,21 @@ class Reading:
 
     def span(self, lo: int = 0, hi: int | None = None) -> tuple[float, int, int]:
         """The best span inside the passage's characters [lo, hi): (score, start, end in the passage)."""
+        spans = self.spans(lo, hi, 1)
+        return spans[0] if spans else (-np.inf, lo, lo)
+
+    def spans(self, lo: int = 0, hi: int | None = None, k: int = 1) -> list[tuple[float, int, int]]:
+        """The `k` best spans inside the passage's characters [lo, hi), best first: (score, start, end in the
+        passage)."""
         if not len(self.offsets):
-            return -np.inf, lo, lo
+            return []
         hi = int(self.offsets[-1, 1]) if hi is None else hi
         inside = np.flatnonzero((self.offsets[:, 0] >= lo) & (self.offsets[:, 1] <= hi))
         if not len(inside):
-            return -np.inf, lo, lo
+            return []
         a, b = int(inside[0]), int(inside[-1]) + 1
-        score, i, j = best_span(self.start[a:b], self.end[a:b], np.ones(b - a, dtype=bool))
-        return score, int(self.offsets[a + i, 0]), int(self.offsets[a + j, 1])
+        found = best_spans(self.start[a:b], self.end[a:b], np.ones(b - a, dtype=bool), k)
+        return [(score, int(self.offsets[a + i, 0]), int(self.offsets[a + j, 1])) for score, i, j in found]
 
 
 class Reader:

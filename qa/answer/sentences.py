@@ -9,6 +9,7 @@ import calendar
 import functools
 import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -17,7 +18,7 @@ import numpy as np
 from qa import learned
 from qa.answer.kinds import holds_kind, strict_kind
 from qa.answer.reader import Reading
-from qa.search.dates import date_evidence
+from qa.search.dates import DATE_FEATURES, date_evidence
 from qa.search.query import Query
 from qa.search.sentences import Key, Sentences, pairs_held
 from qa.text import coverage, tokenize
@@ -59,6 +60,7 @@ class SentenceWeights:
     recency: float = 0.0  # its article was published shortly before the day the question is asked
     headline: float = 0.0  # log(1 + titles of the articles read that name its best span): headline_support
     echo: float = 0.0  # the share of its best span's words the question already holds: span_echo
+    week_titles: float = 0.0  # how the titles of the week before the day asked name its words: week_title_support
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float32)
@@ -66,7 +68,7 @@ class SentenceWeights:
 
 FEATURES = (
     "coverage", "pairs", "cosine", "rank", "kind", "window", "title", "passage", "length", "reader",
-    "states_date", "other_date", "period", "recency", "headline", "echo",
+    "states_date", "other_date", "period", "recency", "headline", "echo", "week_titles",
 )  # fmt: skip
 N_FEATURES = len(FEATURES)
 COSINE = FEATURES.index("cosine")
@@ -193,7 +195,9 @@ def features(sentences: Sentences, query: Query, cands: list[Candidate], cosine:
     asked, span_words = set(query.tokens), [said[t] for t in span_texts]
     named = headline_support(span_words, asked, read)[:, None]
     echo = span_echo(span_words, asked if not asks_who_is(query.asks) else set())[:, None]
-    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named, echo]).astype(np.float32)
+    week = {s.article for s, in_week in zip(cands, dates[:, _WEEK], strict=True) if in_week > 0}
+    weekly = week_title_support(tokens, asked, sentences.title_tokens(sorted(week)), index.bm25.idf)[:, None]
+    return np.hstack([np.stack(columns, axis=1), fit, dates[:, 2:3], named, echo, weekly]).astype(np.float32)
 
 
 _WHO_IS = re.compile(r"^(?i:who|what)\s+(?i:is|was|are|were)\s+(?:[A-Z][\w.'’-]*\s*){1,5}\?$")
@@ -211,6 +215,41 @@ def span_echo(spans: Sequence[Sequence[str]], asked: set[str]) -> np.ndarray:
     "Sen. Ben Cardin") seldom answers it; the one in the sentence that does names something new ("Angela
     Alsobrooks")."""
     return np.array([sum(t in asked for t in span) / len(span) if span else 0.0 for span in spans])
+
+
+_RUN = 3  # the longest run of words a title and a sentence are matched on
+_WEEK = DATE_FEATURES.index("week")  # date_evidence's column: published in the week before the day asked
+
+
+def week_title_support(
+    sentences: Sequence[Sequence[str]],
+    asked: set[str],
+    titles: Sequence[Sequence[str]],
+    idf: Callable[[list[str]], dict[str, float]],
+) -> np.ndarray:
+    """Per sentence: log(1 + the best of its runs of 1-3 stemmed words that `titles` hold and the question
+    (`asked`) does not, scored as the titles holding the run times the IDF of its words). `titles`: those of the
+    articles read that were published in the week before the day asked. A news quiz asks about the week's news and
+    the week's headlines name what it was about ("Target 40-day boycott begins" for "Which US retailer is facing a
+    40-day consumer boycott?"), while a sentence naming another company of the same kind is named by none; an
+    article long before the day asked says nothing of that week. `sentences`: each one's stemmed words in order."""
+    out = np.zeros(len(sentences))
+    votes: Counter[tuple[str, ...]] = Counter()
+    for t in titles:
+        votes.update({run for run in _runs(t) if not asked.intersection(run)})
+    if not votes:
+        return out
+    weight = idf(sorted({w for run in votes for w in run}))
+    for i, words in enumerate(sentences):
+        best = max(
+            (n * sum(weight.get(w, 0.0) for w in run) for run in _runs(words) if (n := votes.get(run))), default=0.0
+        )
+        out[i] = np.log1p(best)
+    return out
+
+
+def _runs(words: Sequence[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for n in range(1, _RUN + 1) for i in range(len(words) - n + 1)}
 
 
 def headline_support(spans: Sequence[Sequence[str]], asked: set[str], titles: Sequence[frozenset[str]]) -> np.ndarray:

@@ -43,15 +43,23 @@ class Sentences:
         self._tokens: dict[Key, frozenset[str]] = {}
         self._chunk_words: dict[int, list[Words]] = {}
         self._days: dict[str, float] = {}
-        self._titles: dict[str, frozenset[str]] = {}
+        self._titles: dict[str, Words] = {}
 
     def title_words(self, articles: Sequence[str]) -> list[frozenset[str]]:
-        """The stemmed words of each article's title; the missing ones tokenized in one call (a call costs more
-        than a title's words: the second stage reads the titles of ~160 candidates a question)."""
+        """The stemmed words of each article's title."""
+        return [held for held, _ in self._title(articles)]
+
+    def title_tokens(self, articles: Sequence[str]) -> list[tuple[str, ...]]:
+        """The stemmed words of each article's title, in order."""
+        return [seq for _, seq in self._title(articles)]
+
+    def _title(self, articles: Sequence[str]) -> list[Words]:
+        """The missing titles are tokenized in one call (a call costs more than a title's words: the second stage
+        reads the titles of ~160 candidates a question)."""
         missing = [a for a in dict.fromkeys(articles) if a not in self._titles]
         if missing:
             for a, toks in zip(missing, tokenize([self.index.articles[a].title for a in missing]), strict=True):
-                self._titles[a] = frozenset(toks)
+                self._titles[a] = (frozenset(toks), tuple(toks))
         return [self._titles[a] for a in articles]
 
     def article_day(self, article: str) -> float:
