@@ -1,7 +1,8 @@
 """The candidate sentences of an answer and their features: every distinct sentence of the passages read, scored by
 a linear model (SentenceWeights, fitted by `python -m train.sentences`) over how much of the question it covers,
-how close its meaning is, how well its passage ranked, how good the reader's best span inside it is, and whether
-that span names something new or only repeats the question (docs/design.md lists them all)."""
+how close its meaning is, how well its passage ranked, how good the reader's best span inside it is, whether
+that span names something new or only repeats the question, and whether the titles of the week's news name its words
+(docs/design.md lists them all)."""
 
 from __future__ import annotations
 
