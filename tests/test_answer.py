@@ -340,7 +340,7 @@ def test_the_best_of_the_spans_in_a_sentence_is_the_span_its_features_read(answe
     assert readings
     cands = sentences.with_spans(sentences.candidates(answerer.sentences, found.passages), found.passages, readings)
     for c in cands:
-        top = short.sentence_spans(c, found.passages, readings)
+        top = sentences.spans_in(c, found.passages, readings, short.TOP_SPANS)
         assert c.span is not None and top[0] == c.span and len(top) == short.TOP_SPANS
         assert all(c.start <= a < b <= c.end for _, a, b in top) and len(set(top)) == len(top)
         assert [score for score, _, _ in top] == sorted((score for score, _, _ in top), reverse=True)

@@ -5,8 +5,8 @@
 
 `dump` asks every answerable question of each set as `qa ask` does (a news question on the day it was asked, the
 shipped second stage and sentence weights) and keeps, for the sentence the answerer chooses, the reader's best
-spans in it (qa.answer.short.sentence_spans) with how many titles of the articles read name each
-(qa.answer.sentences.headline_support), the sentence and the gold answers: bench/results/short_<set>.pkl.
+spans in it with how many titles of the articles read name each (Answerer.short_spans), the sentence and the gold
+answers: bench/results/short_<set>.pkl.
 --reader-cv: each question is read by the fold reader trained on the other half (as in `train.sentences dump`).
 
 `fit` scores the short answers each weight of a grid gives (SQuAD F1 of the short answer, else of the sentence, as
@@ -60,12 +60,11 @@ def dump(name: str, args: argparse.Namespace) -> None:
         found = answerer.retriever.search(q["question"], as_of=asked_on(q))
         readings = answerer.read(found)
         cands, _, scores = answerer.score_sentences(found, readings)
-        best = cands[int(np.argmax(scores))] if len(cands) else None
-        if best is None or best.span is None or not readings:
+        best = int(np.argmax(scores)) if len(cands) else -1
+        if best < 0 or cands[best].span is None or not readings:
             continue
-        text = qa.index.articles[best.article].text
-        spans = short.sentence_spans(best, found.passages, readings)
-        titles = answerer.sentences.title_words(list(dict.fromkeys(c.article for c in cands)))
+        text = qa.index.articles[cands[best].article].text
+        spans, support = answerer.short_spans(found, cands, best, readings)
         rows.append(
             {
                 "id": q["id"],
@@ -73,10 +72,9 @@ def dump(name: str, args: argparse.Namespace) -> None:
                 "asks": found.query.asks,
                 "answers": q["answers"],
                 "fold": q["fold"],
-                "sentence": best.text,
+                "sentence": cands[best].text,
                 "spans": [(score, text[a:b]) for score, a, b in spans],
-                "named": short.named([text[a:b] for _, a, b in spans], set(found.query.tokens), titles),
-                "titles": len(titles),
+                "named": support,
             }
         )
         if n % 500 == 0:

@@ -270,15 +270,23 @@ class Answerer:
             return sentence.text[found_span[0] : found_span[1]] if found_span else None
         if wants_clause(question):
             return None
-        text = self.index.articles[sentence.article].text
         start, end = sentence.span[1:]
         w = self.short_weights.headline
-        spans = short.sentence_spans(sentence, found.passages, readings) if readings and w else []
-        if len(spans) > 1:
-            titles = self.sentences.title_words(list(dict.fromkeys(c.article for c in cands)))
-            support = short.named([text[a:b] for _, a, b in spans], set(found.query.tokens), titles)
+        if readings and w:
+            spans, support = self.short_spans(found, cands, best, readings)
             start, end = spans[short.choose(np.array([score for score, _, _ in spans]), support, w)][1:]
-        return short.finish(question, text[start:end], sentence.text)
+        return short.finish(question, self.index.articles[sentence.article].text[start:end], sentence.text)
+
+    def short_spans(
+        self, found: SearchResult, cands: list[Candidate], best: int, readings: list[Reading]
+    ) -> tuple[list[tuple[float, int, int]], np.ndarray]:
+        """The reader's best spans in the answer sentence `cands[best]` (qa.answer.short.TOP_SPANS of them, best
+        first: score, article offsets) and how the titles of the articles read name each (short.named)."""
+        sentence = cands[best]
+        spans = sentences.spans_in(sentence, found.passages, readings, short.TOP_SPANS)
+        text = self.index.articles[sentence.article].text
+        titles = self.sentences.title_words(list(dict.fromkeys(c.article for c in cands)))
+        return spans, short.named([text[a:b] for _, a, b in spans], set(found.query.tokens), titles)
 
     def _elliptical_ok(self, follow_up: str | None, sentence: str) -> bool:
         """A follow-up ("How long did it last?") on a topic the previous answer established has few words of

@@ -132,18 +132,26 @@ def asks(sentence: str) -> bool:
 
 def with_spans(cands: list[Candidate], passages: list[Passage], readings: list[Reading]) -> list[Candidate]:
     """Each sentence with the reader's best span inside it, over every passage that holds it."""
-    out = []
-    for s in cands:
-        best: tuple[float, int, int] | None = None
-        for p, reading in zip(passages[: len(readings)], readings, strict=True):
-            c = p.chunk
-            if c.article != s.article or s.end <= c.start or s.start >= c.end:
-                continue
-            score, a, b = reading.span(max(s.start, c.start) - c.start, min(s.end, c.end) - c.start)
-            if np.isfinite(score) and (best is None or score > best[0]):
-                best = (score, c.start + a, c.start + b)
-        out.append(replace(s, span=best))
-    return out
+    return [replace(s, span=next(iter(spans_in(s, passages, readings, 1)), None)) for s in cands]
+
+
+def spans_in(
+    sentence: Candidate, passages: Sequence[Passage], readings: Sequence[Reading], k: int
+) -> list[tuple[float, int, int]]:
+    """The reader's `k` best spans inside the sentence, over every passage read that holds it, best first:
+    (score, start, end in the article); of spans scoring the same, the first passage's first."""
+    found: dict[tuple[int, int], float] = {}
+    for p, reading in zip(passages[: len(readings)], readings, strict=True):
+        c = p.chunk
+        if c.article != sentence.article or sentence.end <= c.start or sentence.start >= c.end:
+            continue
+        lo, hi = max(sentence.start, c.start) - c.start, min(sentence.end, c.end) - c.start
+        for score, a, b in reading.spans(lo, hi, k):
+            key = (c.start + a, c.start + b)
+            if np.isfinite(score) and score > found.get(key, -np.inf):
+                found[key] = score
+    ranked = sorted(found.items(), key=lambda item: -item[1])[:k]  # stable: a tie keeps the first found
+    return [(score, a, b) for (a, b), score in ranked]
 
 
 def content_tokens(query: Query) -> list[str]:

@@ -16,10 +16,8 @@ import numpy as np
 
 from qa import learned
 from qa.answer.kinds import duration_in, holds_kind, short_answer, strict_kind
-from qa.answer.reader import Reading
-from qa.answer.sentences import Candidate, headline_support
+from qa.answer.sentences import headline_support
 from qa.text import tokenize
-from qa.types import Passage
 
 TOP_SPANS = 15  # the reader's best spans in the sentence that compete
 
@@ -34,25 +32,6 @@ class ShortWeights:
 @functools.cache
 def shipped_short() -> ShortWeights:
     return learned.weights("short_answer", ShortWeights)
-
-
-def sentence_spans(
-    sentence: Candidate, passages: Sequence[Passage], readings: Sequence[Reading], k: int = TOP_SPANS
-) -> list[tuple[float, int, int]]:
-    """The reader's `k` best spans inside the sentence, over every passage read that holds it, best first:
-    (score, start, end in the article). The first is the sentence's `span` (sentences.with_spans)."""
-    found: dict[tuple[int, int], float] = {}
-    for p, reading in zip(passages[: len(readings)], readings, strict=True):
-        c = p.chunk
-        if c.article != sentence.article or sentence.end <= c.start or sentence.start >= c.end:
-            continue
-        lo, hi = max(sentence.start, c.start) - c.start, min(sentence.end, c.end) - c.start
-        for score, a, b in reading.spans(lo, hi, k):
-            key = (c.start + a, c.start + b)
-            if np.isfinite(score) and score > found.get(key, -np.inf):
-                found[key] = score
-    ranked = sorted(found.items(), key=lambda item: -item[1])[:k]  # stable: a tie keeps the first passage's order
-    return [(score, a, b) for (a, b), score in ranked]
 
 
 def named(texts: Sequence[str], asked: set[str], titles: Sequence[frozenset[str]]) -> np.ndarray:
