@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import numpy as np
@@ -183,6 +184,25 @@ def test_a_question_naming_what_the_passages_never_mention_is_refused(answerer: 
     question = "What did Obama and Putin say about North Korea?"
     assert "Korea" in answerer.missing_names(answerer.retriever.search(question, 5))
     assert answerer.ask(question).refused
+
+
+def test_a_question_about_a_week_no_article_was_published_in_is_refused_saying_so(answerer: Answerer) -> None:
+    """Asked in 2014, "this week" is a week the 2012 and 2013 seed articles cannot report, though they answer the
+    question asked in either year; an open question is refused the same way."""
+    question = "Where did Obama and Putin meet this week?"
+    assert not answerer.ask(question, as_of=dt.date(2013, 6, 19)).refused
+    answer = answerer.ask(question, as_of=dt.date(2014, 6, 20))
+    assert answer.refused and answer.citations == () and answer.short is None
+    assert answer.text == (
+        "The articles don't say. None of them was published this week (asked on 2014-06-20), so nothing in them "
+        "answers “Where did Obama and Putin meet this week?”. Add articles from then, or ask without “this week”."
+    )
+    assert not answerer.ask("Where did Obama and Putin meet?", as_of=dt.date(2014, 6, 20)).refused
+    listed = answerer.ask("What did Obama and Putin discuss this week?", as_of=dt.date(2014, 6, 20), kind=forms.LIST)
+    assert listed.refused and listed.text.startswith("The articles don't say. None of them was published this week")
+    chat = Conversation(answerer)  # a follow-up keeps the period: "How long did it last?" passes the gate on its topic
+    assert chat.ask(question, as_of=dt.date(2014, 6, 20)).refused
+    assert chat.ask("How long did it last?", as_of=dt.date(2014, 6, 20)).refused
 
 
 @pytest.mark.parametrize(

@@ -71,9 +71,9 @@ def seed_eval(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> d
 
 @pytest.mark.slow
 def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) -> None:
-    """What the seeds measured at the last change (98 questions: 60 answerable fact questions, 25 open ones with
-    key facts, 13 unanswerable): every quote exact, every answer within 10 passages and all but one within 5, 8 of
-    13 unanswerable questions refused, 47 of 60 fact answers from the right sentence, F1 0.68, every citation but
+    """What the seeds measured at the last change (100 questions: 60 answerable fact questions, 25 open ones with
+    key facts, 15 unanswerable): every quote exact, every answer within 10 passages and all but one within 5, 10 of
+    15 unanswerable questions refused, 47 of 60 fact answers from the right sentence, F1 0.68, every citation but
     one from a source article. The 76 questions before the open ones were added answer as they did; three of them
     (g8-topics, g20-agreed, rel-last-year-agreed: what was discussed, what was agreed) are list questions now,
     scored by their key facts, which leaves 47 of 60 fact questions right where 48 of 63 were (conflict-length
@@ -94,14 +94,19 @@ def test_seed_eval_holds_the_floors_it_has_reached(seed_eval: dict[str, Any]) ->
     accuracy 0.459 -> 0.478 cross-validated) and the gate refitted with it: "What did Putin say after meeting Obama
     yesterday?" quotes Obama again (48 -> 47 of 60, F1 0.691 either way), and "What is Ben Rhodes's full title in
     2013?" is answered, not refused, from a sentence of the 2013 article that does not hold the title (82 of 83
-    citations from a source). docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
+    citations from a source). Two unanswerable questions about weeks no seed article was published in ("Where did
+    Obama and Putin meet this week?" asked in 2014, "What did Putin recently say about Syria?" asked today) are
+    refused by the veto of a period no article was published in (8 of 13 refused before; 10 of 15 now).
+    docs/measurements.md has the table. Lowering any of these needs as plain a reason."""
     report = json.loads((seed_eval["out"] / "report.json").read_text())
     texts = article_texts(SEEDS)
     quotes = [c for r in report["questions"] for c in r["citations"]]
     assert quotes and all(texts[c["article"]][c["start"] : c["end"]] == c["quote"] for c in quotes)
     assert report["citation"]["accuracy"] >= 81 / 83
     assert report["retrieval"]["hit@10"] == 1.0 and report["retrieval"]["hit@5"] >= 84 / 85
-    assert report["refusal"]["recall"] >= 8 / 13
+    assert report["refusal"]["recall"] >= 10 / 15
+    unreported = {r["id"]: r["refused"] for r in report["questions"] if r["id"].startswith(("no-this-week", "no-rec"))}
+    assert unreported == {"no-this-week-2014": True, "no-recently-today": True}
     assert report["answer"]["sentence_accuracy"] >= 47 / 60
     assert report["answer"]["f1"] >= 0.68
 
@@ -126,7 +131,7 @@ def test_open_questions_name_their_key_facts_within_160_words_and_fact_questions
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 5 not reached: refusal recall 0.615 < 0.8 (no-schedule, no-interpreter, no-russian-ambassador, "
+    reason="issue 5 not reached: refusal recall 0.667 < 0.8 (no-schedule, no-interpreter, no-russian-ambassador, "
     "no-observers, no-arms-value answered: near misses about the same story, which need reading); strict: passing "
     "fails, drop this marker",
 )

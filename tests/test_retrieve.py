@@ -172,3 +172,23 @@ def test_a_relative_period_in_a_year_with_no_articles_searches_every_article(see
     result = seeds.search("What did Obama and Putin say this week?", 3, as_of=dt.date(2026, 12, 1))
     assert result.notices == ("no article is dated this week; every article was searched",)
     assert len(result.passages) == 3
+    assert result.unreported  # what was news that week is not in the folder
+
+
+def test_only_a_relative_period_no_dated_article_was_published_in_is_unreported(seeds: Retriever) -> None:
+    def unreported(question: str, as_of: dt.date, rows: np.ndarray | None = None) -> bool:
+        return seeds.search(question, 3, as_of=as_of, rows=rows).unreported
+
+    asked = dt.date(2013, 6, 19)
+    assert not unreported("Where did Obama and Putin meet this week?", asked)  # the 2013 article's week
+    assert not unreported("Where did Obama and Putin meet?", dt.date(2026, 12, 1))  # no period said
+    assert not unreported("Where did Obama and Putin meet in 2026?", asked)  # a year may name what an article expects
+    assert unreported("Where did Obama and Putin meet last month?", asked)  # May 2013: neither article
+    the_2012_article = np.flatnonzero(seeds.row_article == seeds.article_pos[G20_2012])
+    assert unreported("Where did Obama and Putin meet this week?", asked, the_2012_article)  # searched: 2012 only
+    undated = np.full_like(seeds.row_days, np.nan)
+    seeds.row_days, dated = undated, seeds.row_days
+    try:
+        assert not unreported("Where did Obama and Putin meet last month?", asked)  # no date tells anything
+    finally:
+        seeds.row_days = dated

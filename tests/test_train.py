@@ -8,7 +8,7 @@ import numpy as np
 from qa.pipeline import QA
 from qa.text import normalize
 from qa.types import Chunk
-from tests.helpers import G8_2013
+from tests.helpers import G8_2013, G20_2012
 from train.gate import news_restrictions
 from train.reader_data import _gold, _holds, _positions
 from train.rerank import held_out
@@ -177,8 +177,9 @@ def test_fold_readers_of_both_halves_are_found_before_either_is_loaded_and_a_mis
 def test_a_news_question_made_unanswerable_searches_without_every_passage_holding_its_answer_or_without_its_sources(
     seed_qa: QA,
 ) -> None:
-    q = {"answers": ["two hours"], "source_articles": [G8_2013]}
-    deleted, away = news_restrictions(seed_qa)(q)
+    q = {"question": "How long did the meeting last?", "answers": ["two hours"], "source_articles": [G8_2013]}
+    deleted, away, stale = news_restrictions(seed_qa)(q)
+    assert stale is None  # no day asked, no period said relative to it
     chunks = seed_qa.index.chunks
     assert 0 < len(deleted) < len(chunks) and 0 < len(away) < len(chunks)
     assert not [r for r in deleted if " two hours " in f" {normalize(chunks[r].text)} "]
@@ -187,6 +188,25 @@ def test_a_news_question_made_unanswerable_searches_without_every_passage_holdin
     # the search restricted to those rows finds none of the left-out passages
     found = seed_qa.retriever.search("How long did the meeting last?", rows=away)
     assert found.passages and all(p.chunk.article != G8_2013 for p in found.passages)
+
+
+def test_a_news_question_about_this_week_made_stale_searches_other_weeks_news_without_its_answer(seed_qa: QA) -> None:
+    """The stale kind: a question saying a period relative to the day asked, asked of the index without the articles
+    of that period and the month before the day asked, and without every passage holding its answer."""
+    restrict = news_restrictions(seed_qa)
+    q = {"question": "How long did this week's meeting last?", "answers": ["two hours"], "source_articles": [G8_2013]}
+    chunks = seed_qa.index.chunks
+    for asked, gone in (
+        ("2013-06-20", {G8_2013}),
+        ("2013-07-20", {G8_2013}),
+        ("2013-08-10", set()),
+        ("2012-06-21", {G20_2012}),
+    ):
+        deleted, _, stale = restrict({**q, "asked_at": asked})
+        assert stale is not None and set(stale) <= set(deleted)  # the answer's passages are out either way
+        assert {chunks[r].article for r in stale} == set(seed_qa.index.articles) - gone, asked
+    _, _, named = restrict({**q, "question": "How long did the 2013 meeting last?", "asked_at": "2013-06-20"})
+    assert named is None  # a year names the event, not the day asked
 
 
 def test_held_out_second_stage_figures_rank_each_question_by_the_weights_of_the_half_that_left_it_out() -> None:

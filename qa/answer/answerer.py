@@ -201,7 +201,7 @@ class Answerer:
         question = question or found.question
         return Answer(
             question=question,
-            text=refusal_text(question),
+            text=unreported_text(question, found) if found.unreported else refusal_text(question),
             short=None,
             citations=(),
             refused=True,
@@ -213,8 +213,9 @@ class Answerer:
         )
 
     def vetoed(self, found: SearchResult, signals: dict[str, float]) -> bool:
-        """Refused whatever the gate's value: support too low, or a name the passages read do not hold."""
-        return signals["support"] < self.gate.least_support or bool(self.missing_names(found))
+        """Refused whatever the gate's value: support too low, a name the passages read do not hold, or a period
+        said relative to the day asked that no article was published in (SearchResult.unreported)."""
+        return signals["support"] < self.gate.least_support or bool(self.missing_names(found)) or found.unreported
 
     def missing_names(self, found: SearchResult, *, sources: bool = False) -> list[str]:
         """Names the question asks about that none of the passages read holds (qa.answer.names; with `sources`,
@@ -242,7 +243,8 @@ class Answerer:
         if said is not None and echoes(said, found.question):
             said = None  # "Who is Andrew Kuchins?" → "Andrew Kuchins": the sentence is the answer
         unsupported = confidence < self.threshold or self.vetoed(found, signals)
-        if unsupported and not self._elliptical_ok(follow_up, cands[best].text):
+        # an elliptical follow-up may pass the gate on its topic, never a period the articles do not reach
+        if found.unreported or (unsupported and not self._elliptical_ok(follow_up, cands[best].text)):
             return replace(refusal, score=float(scores[best]))
         chosen = [cands[best]]
         other = self._second_article(found.question, cands, feats, scores, best)
@@ -326,6 +328,18 @@ def echoes(short: str, question: str) -> bool:
 
 def refusal_text(question: str) -> str:
     return f"The articles don't say. Nothing in them answers “{_clip(question)}”."
+
+
+def unreported_text(question: str, found: SearchResult) -> str:
+    """The refusal of a question about a period none of the articles was published in, and what to do instead."""
+    period, day = found.query.period, found.query.as_of
+    if period is None:
+        return refusal_text(question)
+    asked = f" (asked on {day.isoformat()})" if day else ""
+    return (
+        f"The articles don't say. None of them was published {period.phrase}{asked}, so nothing in them answers "
+        f"“{_clip(question)}”. Add articles from then, or ask without “{period.phrase}”."
+    )
 
 
 def _clip(text: str, n: int = 120) -> str:

@@ -2,8 +2,9 @@
 
 A logistic model (Gate, qa/data/gate.json, fitted by `python -m train.gate`; without the reader
 qa/data/gate_plain.json, fitted with the reader's two signals left out) over the signals below; an answer is
-refused below 0, when the best passages hold less than `least_support` of the question's words, or when the
-question names something none of them holds (qa.answer.names).
+refused below 0, when the best passages hold less than `least_support` of the question's words, when the
+question names something none of them holds (qa.answer.names), or when it says a period relative to the day asked
+that none of the dated articles was published in (qa.search.retrieve.Retriever.unreported).
 """
 
 from __future__ import annotations

@@ -80,12 +80,13 @@ def ask_open(
 
 def _gate(answerer: Answerer, r: choose.Read) -> tuple[float, float] | None:
     """(support, gate value) when the passages read answer by the gate fitted without the reader (an open answer
-    reads none), and they hold every name asked about, a source's name counting; else None."""
+    reads none), they hold every name asked about, a source's name counting, and some article was published in a
+    period said relative to the day asked; else None."""
     from qa.answer.gate import shipped_gate
 
     if not r.signals or r.value < answerer.threshold or r.signals["support"] < shipped_gate(False).least_support:
         return None
-    if answerer.missing_names(r.found, sources=True):
+    if answerer.missing_names(r.found, sources=True) or r.found.unreported:
         return None
     return r.signals["support"], round(r.value, 4)
 

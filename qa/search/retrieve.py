@@ -39,6 +39,9 @@ class SearchResult:
     passages: list[Passage]
     timings_ms: dict[str, float]
     notices: tuple[str, ...] = ()  # the query's, and the search's own ("no article is dated …")
+    # the question says a period relative to the day asked ("this week") and, of the dated articles searched, none
+    # was published in or just before it: the articles cannot report it (Answerer.vetoed refuses)
+    unreported: bool = False
 
     @property
     def question(self) -> str:
@@ -114,7 +117,7 @@ class Retriever:
         best = sorted(scored, key=lambda r: -scored[r])[:k]
         passages = [self.index.passage(r, round(float(scored[r]), 6), rank) for rank, r in enumerate(best, 1)]
         timings["total"] = _ms(t0)
-        return SearchResult(query, passages, timings, tuple(notices))
+        return SearchResult(query, passages, timings, tuple(notices), self.unreported(query.period, allowed))
 
     # ---- stages ----------------------------------------------------------------------------------
 
@@ -158,6 +161,16 @@ class Retriever:
             notices.append(f"no article is dated {period.phrase}; every article was searched")
             return None
         return np.flatnonzero(inside)
+
+    def unreported(self, period: Period | None, allowed: np.ndarray | None) -> bool:
+        """`period` is said relative to the day asked, and no article among `allowed` rows (all if None) was
+        published in or just before it, while some are dated: what was news then is not in the folder. A period
+        named as a date ("in 2024") may name the event an older article expects, and a folder without dates tells
+        nothing, so neither counts."""
+        if period is None or not period.relative:
+            return False
+        days = self.row_days if allowed is None else self.row_days[allowed]
+        return bool(np.isfinite(days).any()) and self._period_rows(period, allowed, []) is None
 
     def dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         """Row -> cosine of the n nearest rows, best first (flat or HNSW: the index's dense setting)."""
