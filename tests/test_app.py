@@ -29,6 +29,7 @@ from qa.config import Settings
 from qa.embed.embedder import Embedder
 from qa.errors import UploadError
 from tests.helpers import (
+    G20_2012,
     LONG_QUESTION_SIZES,
     LUNAR,
     ROOT,
@@ -241,6 +242,24 @@ def test_chat_endpoint_answers_follows_up_refuses_and_clears(settings: Settings,
         assert chat == [] and sources == "" and answer is None
         chat, *_ = client.predict(MEETING, api_name="/ask")
         assert len(chat) == 2  # a new conversation
+
+
+@pytest.mark.slow  # a server on loopback
+def test_the_chat_reads_this_week_against_the_day_asked_on_and_refuses_a_week_no_article_reports(
+    settings: Settings, embedder: Embedder
+) -> None:
+    question = "Where did Obama and Putin meet this week?"
+    with running_app(settings, embedder) as (url, _):
+        client = _client(url)
+        _, _, _, answer, _ = client.predict(question, "extractive", "2012-06-20", api_name="/ask")
+        assert not answer["refused"] and answer["citations"][0]["article"] == G20_2012  # the G-20 in Mexico
+        _, _, _, answer, _ = client.predict(question, "extractive", " 2014-06-20 ", api_name="/ask")
+        assert answer["refused"] and answer["citations"] == []
+        assert "None of them was published this week (asked on 2014-06-20)" in answer["answer"]
+        chat, _, _, answer, box = client.predict(question, "extractive", "June 20", api_name="/ask")
+        said = chat[-1]["content"][0]["text"].replace("\\", "")  # as shown: Markdown's escapes are not
+        assert answer is None and box == question  # asked again once the day is mended
+        assert "“Asked on” must be a date as YYYY-MM-DD, got 'June 20': write it as 2013-06-20" in said
 
 
 @pytest.mark.slow  # a server on loopback

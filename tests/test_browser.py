@@ -54,6 +54,13 @@ def test_seed_question_then_an_uploaded_article_answered_in_the_browser(
         expect(refusal).to_contain_text("The articles don't say. ")  # as written: no Markdown escapes showing
         expect(sources).to_contain_text("No sources")
 
+        asked_on = page.locator("#qa-as-of textarea, #qa-as-of input").first  # "this week" read against that day
+        asked_on.fill("2014-06-20")
+        ask_in_page(page, "Where did Obama and Putin meet this week?")
+        refusal = page.locator("#qa-chat .message-row").last.locator(".qa-refusal")
+        expect(refusal).to_contain_text("None of them was published this week (asked on 2014-06-20)")
+        asked_on.fill("")
+
         with page.expect_file_chooser() as chooser:
             page.locator("#qa-upload").click()
         chooser.value.set_files(str(LUNAR))

@@ -7,6 +7,7 @@ swapped in with one assignment: questions asked meanwhile are answered from the 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -71,24 +72,29 @@ class Library:
     def index(self) -> Index:
         return self._qa.index
 
-    def ask(self, question: str, k: int | None = None, history: list[Turn] | None = None) -> tuple[Answer, Index]:
+    def ask(
+        self, question: str, k: int | None = None, history: list[Turn] | None = None, as_of: dt.date | None = None
+    ) -> tuple[Answer, Index]:
         """Answer from the index current now, as the next turn of a conversation whose earlier turns are in
-        `history` (appended to); also returns that index, whose texts the answer's offsets point into.
+        `history` (appended to), as asked on `as_of` (default: the settings' day, else today); also returns that
+        index, whose texts the answer's offsets point into.
 
         Sessions keep only their turns, never an index: an index swapped out is freed once its questions end."""
         answerer = self._qa.answerer  # read once: an upload swapping the index meanwhile does not affect this answer
-        return self._turn(answerer, question, k, history), answerer.index
+        return self._turn(answerer, question, k, history, as_of), answerer.index
 
     @staticmethod
-    def _turn(answerer: Answerer, question: str, k: int | None, history: list[Turn] | None) -> Answer:
+    def _turn(
+        answerer: Answerer, question: str, k: int | None, history: list[Turn] | None, as_of: dt.date | None = None
+    ) -> Answer:
         """The next turn of the conversation in `history` (appended to, and kept to its last turns)."""
         history = [] if history is None else history
-        answer = Conversation(answerer, history).ask(question, k)
+        answer = Conversation(answerer, history).ask(question, k, as_of=as_of)
         del history[:-_KEEP_TURNS]
         return answer
 
     def ask_llm(
-        self, question: str, k: int | None = None, history: list[Turn] | None = None
+        self, question: str, k: int | None = None, history: list[Turn] | None = None, as_of: dt.date | None = None
     ) -> tuple[Answer, Index, Iterator[Token | LLMResult]]:
         """`ask`, then the LLM's answer from the same passages: the extractive answer (a refusal stops there),
         the index, and the LLM's stream (its tokens, then the checked LLMResult). Needs `llm`."""
@@ -98,7 +104,7 @@ class Library:
             raise QAError("no LLM is configured: set QA_LLM_BASE_URL and QA_LLM_MODEL, or QA_LLM_GGUF")
         answerer = self._qa.answerer  # read once, as in `ask`
         previous = history[-1][1].question if history and is_follow_up(question) else None
-        answer = self._turn(answerer, question, k, history)
+        answer = self._turn(answerer, question, k, history, as_of)
         llm_answerer = self._llm_answerer
         if llm_answerer is None or llm_answerer.answerer is not answerer:
             llm_answerer = self._llm_answerer = LLMAnswerer(answerer, self.llm)

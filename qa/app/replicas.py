@@ -9,6 +9,7 @@ upload the app indexes, or a build on the cluster, is picked up by all of them; 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,14 @@ class Answering:
         self.stamp = manifest_stamp(self.settings.index)
         self.qa = QA.open(self.settings)
 
-    def ask(self, question: str, k: int | None, history: list[Turn]) -> tuple[Answer, list[Turn]]:
-        """The answer to `question` as the next turn after `history`, and the turns to keep."""
+    def ask(
+        self, question: str, k: int | None, history: list[Turn], as_of: dt.date | None = None
+    ) -> tuple[Answer, list[Turn]]:
+        """The answer to `question` as the next turn after `history`, asked on `as_of`, and the turns to keep."""
         if manifest_stamp(self.settings.index) != self.stamp:
             self._load()
         turns = list(history)
-        answer = Conversation(self.qa.answerer, turns).ask(question, k)
+        answer = Conversation(self.qa.answerer, turns).ask(question, k, as_of=as_of)
         return answer, turns[-_KEEP_TURNS:]
 
 
@@ -79,11 +82,13 @@ class ReplicatedLibrary(Library):
         self.handle = handle
         self._stamp = manifest_stamp(qa.settings.index)
 
-    def ask(self, question: str, k: int | None = None, history: list[Turn] | None = None) -> tuple[Answer, Index]:
+    def ask(
+        self, question: str, k: int | None = None, history: list[Turn] | None = None, as_of: dt.date | None = None
+    ) -> tuple[Answer, Index]:
         """A replica's answer (history is updated in place), and the index as this process has it now (the app
         reloads it when a build elsewhere changed the manifest, so the sources panel reads the same articles)."""
         history = [] if history is None else history
-        answer, turns = self.handle.ask.remote(question, k, list(history)).result()
+        answer, turns = self.handle.ask.remote(question, k, list(history), as_of).result()
         history[:] = turns
         stamp = manifest_stamp(self.settings.index)
         if stamp != self._stamp:

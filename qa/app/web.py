@@ -8,6 +8,7 @@ Article text is never markup: every piece of HTML shown here is built by qa.app.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sys
 import time
@@ -36,7 +37,7 @@ from qa.app.render import (
     sources_html,
 )
 from qa.app.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from qa.errors import QAError
+from qa.errors import QAError, QuestionError
 from qa.llm.answerer import LLMResult
 from qa.search.query import MAX_QUESTION_CHARS
 
@@ -81,6 +82,20 @@ def api_answer(shape: dict[str, Any], notices: tuple[str, ...]) -> dict[str, Any
     return {**shape, "notices": list(notices)}
 
 
+def as_of(asked_on: str | None) -> dt.date | None:
+    """The day the chat's "Asked on" field names (None when empty: the settings' day, else today)."""
+    text = (asked_on or "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise QuestionError(
+            f"“Asked on” must be a date as YYYY-MM-DD, got {text!r}: write it as 2013-06-20, or clear it to ask as of "
+            "today"
+        ) from None
+
+
 def failure(error: Exception, doing: str) -> str:
     """One line for the app about a failure while `doing` something: a QAError's own message (the problem and the
     fix); anything else is a bug, logged with its traceback on stderr and named in one line."""
@@ -112,9 +127,12 @@ def forget_uploads(paths: list[Path], cache: Path) -> None:
 def build_app(library: Library) -> gr.Blocks:
     """The Blocks UI over `library`; serve it with `launch`."""
 
-    def respond(question: str, session: Session | None, answerer: str | None = None) -> Iterator[tuple[Any, ...]]:
-        """The chat's answer to `question`, streamed in. Any failure is a message in the conversation (never
-        Gradio's error badge), the question stays in the textbox to ask again, and the next question works."""
+    def respond(
+        question: str, session: Session | None, answerer: str | None = None, asked_on: str | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """The chat's answer to `question` as asked on `asked_on` (YYYY-MM-DD; empty: the settings' day, else
+        today), streamed in. Any failure is a message in the conversation (never Gradio's error badge), the question
+        stays in the textbox to ask again, and the next question works."""
         session = session or Session()
         typed = question or ""
         question = typed.strip()
@@ -124,18 +142,21 @@ def build_app(library: Library) -> gr.Blocks:
         asked = [*session.messages, {"role": "user", "content": chat_text(shown_question(question))}]
         yield [*asked, {"role": "assistant", "content": PENDING}], gr.skip(), gr.skip(), gr.skip(), session, ""
         try:
+            day = as_of(asked_on)
             if answerer == "llm" and library.llm is not None:
-                yield from respond_llm(question, session, asked)
+                yield from respond_llm(question, session, asked, day)
             else:
-                yield from respond_extractive(question, session, asked)
+                yield from respond_extractive(question, session, asked, day)
         except Exception as e:  # any failure at all: the conversation says so and goes on
             said = failure(e, f"answering {question[:200]!r}")
             session.messages = [*asked, {"role": "assistant", "content": error_html(said)}]
             yield session.messages, "", "", None, session, typed
 
-    def respond_extractive(question: str, session: Session, asked: list[dict[str, str]]) -> Iterator[tuple[Any, ...]]:
+    def respond_extractive(
+        question: str, session: Session, asked: list[dict[str, str]], day: dt.date | None
+    ) -> Iterator[tuple[Any, ...]]:
         """The extractive answer, streamed in a few pieces; how the question was read (cut: the notice) under it."""
-        answer, index = library.ask(question, None, session.turns)
+        answer, index = library.ask(question, None, session.turns, day)
         notes = notices_html(answer.notices)
         for piece in pieces(answer.text)[:-1]:
             shown = [*asked, {"role": "assistant", "content": message_html(piece, refused=answer.refused) + MORE}]
@@ -146,9 +167,11 @@ def build_app(library: Library) -> gr.Blocks:
         sources, passages = sources_html(answer, index), passages_html(answer)
         yield session.messages, sources, passages, api_answer(answer.to_dict(), answer.notices), session, ""
 
-    def respond_llm(question: str, session: Session, asked: list[dict[str, str]]) -> Iterator[tuple[Any, ...]]:
+    def respond_llm(
+        question: str, session: Session, asked: list[dict[str, str]], day: dt.date | None
+    ) -> Iterator[tuple[Any, ...]]:
         """The LLM's answer: its tokens as they come, then each sentence marked supported or not."""
-        _, index, stream = library.ask_llm(question, None, session.turns)
+        _, index, stream = library.ask_llm(question, None, session.turns, day)
         result = None
         text, shown_at = "", 0.0
         for item in stream:
@@ -245,6 +268,13 @@ def build_app(library: Library) -> gr.Blocks:
                     visible=library.llm is not None,
                     elem_id="qa-answerer",
                 )
+                asked_on = gr.Textbox(
+                    value=library.settings.as_of,
+                    label="Asked on",
+                    placeholder="today; or YYYY-MM-DD to read “this week”, “recently”, “on Monday” against that day",
+                    max_lines=1,
+                    elem_id="qa-as-of",
+                )
                 gr.Examples(EXAMPLES, inputs=[question], label="Examples")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -266,7 +296,7 @@ def build_app(library: Library) -> gr.Blocks:
         gr.on(
             [question.submit, ask.click],
             respond,
-            inputs=[question, session, answerer],
+            inputs=[question, session, answerer, asked_on],
             outputs=chat_outputs,
             api_name="ask",
             concurrency_limit=8,
