@@ -48,7 +48,6 @@ minutes again).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import pickle
 import random
@@ -231,8 +230,7 @@ def news_restrictions(qa: QA) -> Callable[[dict[str, Any]], tuple[np.ndarray, np
     padded = [f" {normalize(c.text)} " for c in qa.index.chunks]
     canonical = qa.index.manifest.aliases()
     article = np.array([c.article for c in qa.index.chunks])
-    dated = {a.id: dt.date.fromisoformat(a.date).toordinal() for a in qa.index.articles.values() if a.date}
-    days = np.array([dated.get(c.article, np.nan) for c in qa.index.chunks])
+    days = qa.retriever.row_days  # each passage's article's day (an ordinal; NaN: undated)
 
     def restrict(q: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         golds = [f" {g} " for g in (normalize(a) for a in q["answers"]) if g]
